@@ -1,0 +1,125 @@
+//! `berth check PATH…`: validate server configurations, descriptors, context directories
+//! and apps directories, print every problem as `file:line:column: severity: message`, and
+//! say whether any is an error (like `nginx -t`). Nothing is started or loaded.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::config::{self, Diagnostic, EffectiveRow, FileKind, Severity, descriptor, server};
+use crate::deploy::scanner::{self, AppReport};
+
+/// What `berth check` was asked to do.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// Files and directories to check.
+    pub paths: Vec<PathBuf>,
+    /// Also print the effective settings of every valid file.
+    pub effective: bool,
+}
+
+/// Counts of what was found.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CheckSummary {
+    /// Problems that make a file unusable.
+    pub errors: usize,
+    /// Problems that were tolerated.
+    pub warnings: usize,
+}
+
+/// Checks every path, writing the report to `out`.
+pub fn check(options: &CheckOptions, out: &mut dyn Write) -> io::Result<CheckSummary> {
+    let mut report = Report {
+        out,
+        summary: CheckSummary::default(),
+        effective: options.effective,
+    };
+    for path in &options.paths {
+        report.path(path)?;
+    }
+    let CheckSummary { errors, warnings } = report.summary;
+    writeln!(
+        report.out,
+        "berth check: {errors} error(s), {warnings} warning(s)"
+    )?;
+    Ok(report.summary)
+}
+
+struct Report<'w> {
+    out: &'w mut dyn Write,
+    summary: CheckSummary,
+    effective: bool,
+}
+
+impl Report<'_> {
+    fn path(&mut self, path: &Path) -> io::Result<()> {
+        if path.is_dir() {
+            return self.directory(path);
+        }
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) => {
+                let message = format!("cannot read: {error}");
+                return self.problems(&[Diagnostic::about(path, Severity::Error, message)]);
+            }
+        };
+        match config::kind_of(&text) {
+            FileKind::Server => {
+                let parsed = server::parse(path, &text);
+                self.problems(&parsed.diagnostics)?;
+                let rows = parsed.value.map(|file| file.effective);
+                self.effective_rows(path, rows.as_deref())
+            }
+            // A file that is not recognisably a server configuration is read as a
+            // descriptor, so a wrong or misspelt root element gets a descriptor's message.
+            FileKind::Descriptor | FileKind::Unknown(_) => {
+                let parsed = descriptor::parse(path, &text);
+                self.problems(&parsed.diagnostics)?;
+                let rows = parsed.value.map(|file| file.effective);
+                self.effective_rows(path, rows.as_deref())
+            }
+        }
+    }
+
+    fn directory(&mut self, dir: &Path) -> io::Result<()> {
+        if scanner::is_context_dir(dir) {
+            return self.app(&scanner::inspect_app(dir));
+        }
+        match scanner::scan_apps(dir) {
+            Ok(reports) if !reports.is_empty() => reports.iter().try_for_each(|r| self.app(r)),
+            Ok(_) => {
+                let message = "neither a context directory (jeus-web-dd.xml or a plugin library) nor an apps directory (context directories)";
+                self.problems(&[Diagnostic::about(dir, Severity::Error, message)])
+            }
+            Err(error) => {
+                let message = format!("cannot read the directory: {error}");
+                self.problems(&[Diagnostic::about(dir, Severity::Error, message)])
+            }
+        }
+    }
+
+    fn app(&mut self, report: &AppReport) -> io::Result<()> {
+        self.problems(&report.diagnostics)?;
+        let rows = report.app.as_ref().map(|app| app.effective.as_slice());
+        self.effective_rows(&report.dir, rows)
+    }
+
+    fn problems(&mut self, diagnostics: &[Diagnostic]) -> io::Result<()> {
+        for diagnostic in diagnostics {
+            match diagnostic.severity {
+                Severity::Error => self.summary.errors += 1,
+                Severity::Warning => self.summary.warnings += 1,
+            }
+            writeln!(self.out, "{diagnostic}")?;
+        }
+        Ok(())
+    }
+
+    fn effective_rows(&mut self, path: &Path, rows: Option<&[EffectiveRow]>) -> io::Result<()> {
+        let (true, Some(rows)) = (self.effective, rows) else {
+            return Ok(());
+        };
+        writeln!(self.out, "{}: effective settings:", path.display())?;
+        rows.iter()
+            .try_for_each(|row| writeln!(self.out, "  {row}"))
+    }
+}

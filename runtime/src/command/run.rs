@@ -1,0 +1,121 @@
+//! `berth run`: load the server configuration, find the web contexts and serve them.
+//!
+//! The configuration is `--conf` when given, else `conf/server.xml` when it exists, else the
+//! defaults with the working directory as the server home. `--listen` and `--apps` override
+//! the file. A context with errors is reported and skipped; the others still deploy.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use crate::config::server::{self, ServerConfig};
+use crate::config::{Diagnostic, Severity};
+use crate::deploy::scanner::{self, AppCandidate};
+
+/// What `berth run` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// The server configuration file.
+    pub conf: Option<PathBuf>,
+    /// Overrides `<listen>`.
+    pub listen: Option<SocketAddr>,
+    /// Overrides `<apps-dir>` (relative to the working directory).
+    pub apps: Option<PathBuf>,
+}
+
+/// Why the container could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The server configuration has errors (already logged one by one).
+    #[error("{file}: the server configuration has {count} error(s)")]
+    Config {
+        /// The file.
+        file: PathBuf,
+        /// How many errors.
+        count: usize,
+    },
+    /// The apps directory cannot be read.
+    #[error("cannot read the apps directory {dir}: {source}")]
+    AppsDir {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Loads the configuration the way `berth run` does, applying the command-line overrides.
+pub fn effective_config(options: &RunOptions) -> Result<ServerConfig, RunError> {
+    let default_path = Path::new(server::DEFAULT_PATH);
+    let file = options
+        .conf
+        .as_deref()
+        .or(default_path.is_file().then_some(default_path));
+    let mut config = match file {
+        Some(file) => load_server(file)?,
+        None => ServerConfig::defaults(Path::new(".")),
+    };
+    if let Some(listen) = options.listen {
+        config.listen = listen;
+    }
+    if let Some(apps) = &options.apps {
+        config.apps_dir = apps.clone();
+    }
+    Ok(config)
+}
+
+fn load_server(file: &Path) -> Result<ServerConfig, RunError> {
+    let parsed = server::load(file);
+    log_diagnostics(&parsed.diagnostics);
+    let count = parsed.diagnostics.iter().filter(|d| d.is_error()).count();
+    parsed
+        .value
+        .map(|f| f.config)
+        .ok_or_else(|| RunError::Config {
+            file: file.to_path_buf(),
+            count,
+        })
+}
+
+/// Finds every deployable context, logging the ones that are refused and why.
+pub fn deployable_apps(config: &ServerConfig) -> Result<Vec<AppCandidate>, RunError> {
+    let reports = scanner::scan_apps(&config.apps_dir).map_err(|source| RunError::AppsDir {
+        dir: config.apps_dir.clone(),
+        source,
+    })?;
+    let mut apps = Vec::new();
+    for report in reports {
+        log_diagnostics(&report.diagnostics);
+        match report.app {
+            Some(app) => apps.push(app),
+            None => tracing::error!(dir = %report.dir.display(), "context not deployed"),
+        }
+    }
+    Ok(apps)
+}
+
+/// Runs the container until it is told to stop.
+pub fn run(options: &RunOptions) -> Result<(), RunError> {
+    let config = effective_config(options)?;
+    let apps = deployable_apps(&config)?;
+    for app in &apps {
+        tracing::info!(
+            context = %app.context_path,
+            dir = %app.dir.display(),
+            library = %app.library.display(),
+            pool_min = app.settings.executor.min_threads,
+            pool_max = app.settings.executor.max_threads,
+            "context would be deployed"
+        );
+    }
+    tracing::info!(listen = %config.listen, contexts = apps.len(), "configuration loaded; serving arrives with the plugin runtime");
+    Ok(())
+}
+
+fn log_diagnostics(diagnostics: &[Diagnostic]) {
+    for diagnostic in diagnostics {
+        match diagnostic.severity {
+            Severity::Error => tracing::error!("{diagnostic}"),
+            Severity::Warning => tracing::warn!("{diagnostic}"),
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! A small XML document tree that remembers where everything came from.
+//!
+//! Configuration files are read with quick-xml events into [`Element`]s that carry the byte
+//! offset of each start tag, attribute and text, so later checks can report exact
+//! positions. This module knows XML syntax only: which elements are allowed and what their
+//! values mean is decided by `schema` and the file parsers. A DOCTYPE is refused (no entity
+//! expansion from hostile files); syntax errors end the read with one positioned error,
+//! because nothing after a syntax error can be trusted.
+
+use quick_xml::Reader;
+use quick_xml::escape::resolve_predefined_entity;
+use quick_xml::events::{BytesRef, BytesStart, Event};
+
+use super::diagnostic::Diagnostics;
+
+/// An attribute with the offset of its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Attribute {
+    pub(crate) name: String,
+    pub(crate) value: String,
+    pub(crate) offset: usize,
+}
+
+/// Character data of an element, trimmed, with the offset of its first non-blank character.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Text {
+    pub(crate) value: String,
+    pub(crate) offset: usize,
+}
+
+/// One element: its local name (namespace prefix dropped), attributes, children and text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Element {
+    pub(crate) name: String,
+    pub(crate) offset: usize,
+    /// Offset just past the start tag: where an element's missing text would have been.
+    pub(crate) content_offset: usize,
+    pub(crate) attributes: Vec<Attribute>,
+    pub(crate) children: Vec<Element>,
+    pub(crate) text: Option<Text>,
+}
+
+impl Element {
+    /// The text, or an empty string at the content position when the element has none.
+    pub(crate) fn text_or_empty(&self) -> Text {
+        self.text.clone().unwrap_or(Text {
+            value: String::new(),
+            offset: self.content_offset,
+        })
+    }
+
+    pub(crate) fn attribute(&self, name: &str) -> Option<&Attribute> {
+        self.attributes.iter().find(|a| a.name == name)
+    }
+
+    /// The first child with this name.
+    pub(crate) fn child(&self, name: &str) -> Option<&Element> {
+        self.children.iter().find(|c| c.name == name)
+    }
+
+    /// Every child with this name, in document order.
+    pub(crate) fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> {
+        self.children.iter().filter(move |c| c.name == name)
+    }
+}
+
+/// Reads `text` into a tree. Returns `None` (with the error recorded) when the text is not
+/// well-formed XML or has no root element.
+pub(crate) fn parse(text: &str, diagnostics: &mut Diagnostics<'_>) -> Option<Element> {
+    let mut reader = Reader::from_str(text);
+    reader.config_mut().check_comments = true;
+    let mut builder = TreeBuilder::default();
+    loop {
+        let event_offset = offset_of(reader.buffer_position());
+        let event = match reader.read_event() {
+            Ok(event) => event,
+            Err(error) => {
+                let at = offset_of(reader.error_position());
+                diagnostics.error(at, format!("malformed XML: {error}"));
+                return None;
+            }
+        };
+        let end_offset = offset_of(reader.buffer_position());
+        let step = match event {
+            Event::Eof => return builder.finish(text.len(), diagnostics),
+            Event::Start(start) => builder.open(&start, event_offset, end_offset, diagnostics),
+            Event::Empty(start) => builder
+                .open(&start, event_offset, end_offset, diagnostics)
+                .and_then(|()| builder.close()),
+            Event::End(_) => builder.close(),
+            Event::Text(data) => builder.text(&data.xml10_content(), event_offset, diagnostics),
+            Event::CData(data) => {
+                let data = data.xml10_content();
+                builder.text(&data, event_offset + "<![CDATA[".len(), diagnostics)
+            }
+            Event::GeneralRef(reference) => match resolve_reference(&reference) {
+                Some(resolved) => builder.text(&resolved, event_offset, diagnostics),
+                None => Err(format!("unknown entity reference &{};", &*reference)),
+            },
+            Event::DocType(_) => Err("a DOCTYPE is not allowed in configuration files".into()),
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => Ok(()),
+        };
+        if let Err(message) = step {
+            diagnostics.error(event_offset, message);
+            return None;
+        }
+    }
+}
+
+/// The local name of the document's root element, if the text gets that far.
+pub(crate) fn root_name(text: &str) -> Option<String> {
+    let mut reader = Reader::from_str(text);
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(start) | Event::Empty(start) => {
+                return Some(start.local_name().into_inner().to_owned());
+            }
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
+}
+
+fn offset_of(position: u64) -> usize {
+    usize::try_from(position).unwrap_or(usize::MAX)
+}
+
+fn resolve_reference(reference: &BytesRef<'_>) -> Option<String> {
+    if reference.is_char_ref() {
+        return reference
+            .resolve_char_ref()
+            .ok()
+            .flatten()
+            .map(String::from);
+    }
+    resolve_predefined_entity(reference).map(String::from)
+}
+
+#[derive(Debug, Default)]
+struct TreeBuilder {
+    stack: Vec<Element>,
+    root: Option<Element>,
+}
+
+impl TreeBuilder {
+    fn open(
+        &mut self,
+        start: &BytesStart<'_>,
+        offset: usize,
+        content_offset: usize,
+        diagnostics: &mut Diagnostics<'_>,
+    ) -> Result<(), String> {
+        if self.stack.is_empty() && self.root.is_some() {
+            return Err("a second root element; a file has exactly one".into());
+        }
+        let element = Element {
+            name: start.local_name().into_inner().to_owned(),
+            offset,
+            content_offset,
+            attributes: read_attributes(start, offset, diagnostics),
+            children: Vec::new(),
+            text: None,
+        };
+        self.stack.push(element);
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), String> {
+        let element = self
+            .stack
+            .pop()
+            .ok_or_else(|| String::from("an end tag without a start tag"))?;
+        match self.stack.last_mut() {
+            Some(parent) => parent.children.push(element),
+            None => self.root = Some(element),
+        }
+        Ok(())
+    }
+
+    fn text(
+        &mut self,
+        data: &str,
+        offset: usize,
+        diagnostics: &mut Diagnostics<'_>,
+    ) -> Result<(), String> {
+        let Some(current) = self.stack.last_mut() else {
+            if !data.trim().is_empty() {
+                let lead = data.len() - data.trim_start().len();
+                diagnostics.error(offset + lead, "text outside the root element");
+            }
+            return Ok(());
+        };
+        match &mut current.text {
+            Some(text) => text.value.push_str(data),
+            None if data.trim().is_empty() => {}
+            None => {
+                let lead = data.len() - data.trim_start().len();
+                current.text = Some(Text {
+                    value: data.to_owned(),
+                    offset: offset + lead,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self, end: usize, diagnostics: &mut Diagnostics<'_>) -> Option<Element> {
+        if let Some(open) = self.stack.first() {
+            let message = format!("element <{}> is never closed", open.name);
+            diagnostics.error(open.offset, message);
+            return None;
+        }
+        let Some(mut root) = self.root.take() else {
+            diagnostics.error(end, "no root element: the file is empty");
+            return None;
+        };
+        trim_texts(&mut root);
+        Some(root)
+    }
+}
+
+fn trim_texts(element: &mut Element) {
+    if let Some(text) = &mut element.text {
+        let trimmed = text.value.trim_end().len();
+        text.value.truncate(trimmed);
+        text.value = text.value.trim_start().to_owned();
+    }
+    element.children.iter_mut().for_each(trim_texts);
+}
+
+fn read_attributes(
+    start: &BytesStart<'_>,
+    tag_offset: usize,
+    diagnostics: &mut Diagnostics<'_>,
+) -> Vec<Attribute> {
+    let raw_tag = &*start;
+    let mut attributes = Vec::new();
+    for attribute in start.attributes().with_checks(true) {
+        match attribute {
+            Ok(attribute) => {
+                let name = attribute.key.into_inner().to_owned();
+                let offset = tag_offset + 1 + raw_tag.find(name.as_str()).unwrap_or(0);
+                let value = attribute
+                    .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                    .map(|v| v.into_owned());
+                match value {
+                    Ok(value) => attributes.push(Attribute {
+                        name,
+                        value,
+                        offset,
+                    }),
+                    Err(error) => diagnostics.error(offset, format!("attribute {name}: {error}")),
+                }
+            }
+            Err(error) => diagnostics.error(tag_offset, format!("malformed attribute: {error}")),
+        }
+    }
+    attributes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn tree(text: &str) -> (Option<Element>, Vec<String>) {
+        let mut diagnostics = Diagnostics::new(Path::new("t.xml"), text);
+        let root = parse(text, &mut diagnostics);
+        let messages = diagnostics
+            .into_vec()
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
+        (root, messages)
+    }
+
+    #[test]
+    fn elements_keep_offsets_and_trimmed_text() {
+        let (root, problems) =
+            tree("<?xml version=\"1.0\"?>\n<a x=\"1\">\n  <b> 42 </b><c/>\n</a>");
+        assert!(problems.is_empty(), "{problems:?}");
+        let root = root.expect("well-formed");
+        assert_eq!(root.name, "a");
+        assert_eq!(root.offset, 22);
+        assert_eq!(root.attribute("x").map(|a| a.value.as_str()), Some("1"));
+        let b = root.child("b").expect("b");
+        assert_eq!(b.offset, 34);
+        let text = b.text.as_ref().expect("text");
+        assert_eq!((text.value.as_str(), text.offset), ("42", 38));
+        assert!(root.child("c").expect("c").text.is_none());
+    }
+
+    #[test]
+    fn entities_and_cdata_join_the_text() {
+        let (root, problems) = tree("<a>x &amp; &#65;<![CDATA[<y>]]></a>");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(root.expect("root").text.expect("text").value, "x & A<y>");
+    }
+
+    #[test]
+    fn prefixes_are_dropped_from_names() {
+        let (root, _) = tree("<j:a xmlns:j=\"urn:x\"><j:b/></j:a>");
+        let root = root.expect("root");
+        assert_eq!(root.name, "a");
+        assert_eq!(root.children[0].name, "b");
+    }
+
+    #[test]
+    fn syntax_errors_are_positioned() {
+        let (root, problems) = tree("<a>\n  <b></c>\n</a>");
+        assert!(root.is_none());
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].starts_with("t.xml:2:"), "{problems:?}");
+    }
+
+    #[test]
+    fn unclosed_root_and_empty_file_are_errors() {
+        let (_, problems) = tree("<a>\n<b>");
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("t.xml:1:1:"), "{problems:?}");
+        let (root, problems) = tree("   ");
+        assert!(root.is_none());
+        assert!(problems[0].contains("no root element"), "{problems:?}");
+    }
+
+    #[test]
+    fn doctype_and_unknown_entities_are_refused() {
+        let (root, problems) = tree("<!DOCTYPE a [<!ENTITY e \"x\">]><a>&e;</a>");
+        assert!(root.is_none());
+        assert!(problems[0].contains("DOCTYPE"), "{problems:?}");
+        let (_, problems) = tree("<a>&nope;</a>");
+        assert!(problems[0].contains("unknown entity"), "{problems:?}");
+    }
+
+    #[test]
+    fn a_second_root_is_an_error() {
+        let (_, problems) = tree("<a/><b/>");
+        assert!(problems[0].contains("second root"), "{problems:?}");
+    }
+}

@@ -1,0 +1,81 @@
+//! The `berth` command line: parse arguments, set up logging, call the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use berth::command::check::{CheckOptions, check};
+use berth::command::run::{RunOptions, run};
+use clap::{Parser, Subcommand};
+
+/// A servlet-style WebSocket container: serves the web contexts in an apps directory.
+#[derive(Debug, Parser)]
+#[command(name = "berth", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve every web context in the apps directory.
+    Run {
+        /// Server configuration file [default: conf/server.xml when it exists].
+        #[arg(long, value_name = "FILE")]
+        conf: Option<PathBuf>,
+        /// Listen on this address instead of the configuration's <listen>.
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Option<SocketAddr>,
+        /// Serve this apps directory instead of the configuration's <apps-dir>.
+        #[arg(long, value_name = "DIR")]
+        apps: Option<PathBuf>,
+    },
+    /// Validate server configurations, descriptors, context or apps directories.
+    ///
+    /// Prints every problem as file:line:column: severity: message. Exits 0 when there are
+    /// only warnings, 1 on any error, 2 on a usage error.
+    Check {
+        /// Also print the effective settings (after defaults and clamps) of valid files.
+        #[arg(long)]
+        effective: bool,
+        /// Files or directories to check.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { effective, paths } => {
+            let options = CheckOptions { paths, effective };
+            match check(&options, &mut std::io::stdout().lock()) {
+                Ok(summary) if summary.errors == 0 => ExitCode::SUCCESS,
+                Ok(_) => ExitCode::from(1),
+                Err(error) => {
+                    eprintln!("berth check: cannot write the report: {error}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Run { conf, listen, apps } => {
+            init_logging();
+            match run(&RunOptions { conf, listen, apps }) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    tracing::error!("{error}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
