@@ -1,1 +1,210 @@
+//! `berth check`, run as the real binary on good and bad files: exit codes and output.
 
+use berth_tests::{Finished, TempDir, berth_in, workspace_root};
+
+const GOOD_DESCRIPTOR: &str = r#"<?xml version="1.0"?>
+<jeus-web-dd xmlns="http://www.tmaxsoft.com/xml/ns/jeus" version="8.0">
+    <websocket>
+        <max-incoming-text-message-buffer-size>4096</max-incoming-text-message-buffer-size>
+        <monitoring-period-in-millis>500</monitoring-period-in-millis>
+    </websocket>
+</jeus-web-dd>
+"#;
+
+const BAD_DESCRIPTOR: &str = r#"<jeus-web-dd xmlns="http://www.tmaxsoft.com/xml/ns/jeus" version="8.0">
+    <websocket>
+        <max-incoming-text-message-bufer-size>4096</max-incoming-text-message-bufer-size>
+        <max-session-idle-timeout-in-millis>10 minutes</max-session-idle-timeout-in-millis>
+        <websocket-executor>
+            <min>50</min>
+            <max>20</max>
+        </websocket-executor>
+        <batching-buffer-size>-1</batching-buffer-size>
+        <monitoring-period-in-millis>10</monitoring-period-in-millis>
+    </websocket>
+</jeus-web-dd>
+"#;
+
+fn check(dir: &TempDir, args: &[&str]) -> Finished {
+    let mut all = vec!["check"];
+    all.extend_from_slice(args);
+    berth_in(dir.path(), &all).into()
+}
+
+#[test]
+fn a_bad_descriptor_lists_every_problem_with_positions_and_exits_1() {
+    let dir = TempDir::new("check-bad");
+    dir.write("bad.xml", BAD_DESCRIPTOR);
+    let run = check(&dir, &["bad.xml"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let expected = "\
+bad.xml:3:9: error: unknown element <max-incoming-text-message-bufer-size> in <websocket>; did you mean <max-incoming-text-message-buffer-size>?
+bad.xml:4:45: error: <max-session-idle-timeout-in-millis> must be a whole number, found \"10 minutes\"
+bad.xml:6:18: error: <websocket-executor> <min> 50 is greater than <max> 20
+bad.xml:9:31: error: <batching-buffer-size> must not be negative, found -1
+bad.xml:10:38: warning: <monitoring-period-in-millis> 10 is below the minimum; 1000 is used instead
+berth check: 4 error(s), 1 warning(s)
+";
+    assert_eq!(run.stdout, expected);
+}
+
+#[test]
+fn warnings_alone_exit_0_and_effective_shows_defaults_and_clamps() {
+    let dir = TempDir::new("check-good");
+    dir.write("jeus-web-dd.xml", GOOD_DESCRIPTOR);
+    let run = check(&dir, &["--effective", "jeus-web-dd.xml"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(
+        lines[0],
+        "jeus-web-dd.xml:5:38: warning: <monitoring-period-in-millis> 500 is below the minimum; 1000 is used instead"
+    );
+    assert_eq!(lines[1], "jeus-web-dd.xml: effective settings:");
+    for row in [
+        "  websocket/max-incoming-text-message-buffer-size = 4096",
+        "  websocket/max-incoming-binary-message-buffer-size = 8192  (default)",
+        "  websocket/monitoring-period-in-millis = 1000  (adjusted from 500)",
+        "  websocket/websocket-executor/max = 30  (default)",
+    ] {
+        assert!(lines.contains(&row), "missing {row:?} in {lines:#?}");
+    }
+    assert_eq!(lines.last(), Some(&"berth check: 0 error(s), 1 warning(s)"));
+}
+
+#[test]
+fn the_shipped_samples_and_the_seed_example_are_valid() {
+    let root = workspace_root();
+    let dir = TempDir::new("check-samples");
+    let files = [
+        root.join("conf/server.xml"),
+        root.join("apps/echo/jeus-web-dd.xml"),
+        root.join("apps/chat/jeus-web-dd.xml"),
+        root.join("apps/presence/jeus-web-dd.xml"),
+        root.join("runtime/src/config/descriptor/testdata/jeus-seed-example.xml"),
+    ];
+    let args: Vec<&str> = files
+        .iter()
+        .map(|f| f.to_str().expect("utf-8 path"))
+        .collect();
+    let run = check(&dir, &args);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, "berth check: 0 error(s), 0 warning(s)\n");
+}
+
+#[test]
+fn a_bad_server_configuration_is_recognised_and_reported() {
+    let dir = TempDir::new("check-server");
+    dir.write(
+        "conf/server.xml",
+        "<berth-server>\n  <listen>8080</listen>\n  <trusted-proxys/>\n</berth-server>\n",
+    );
+    let run = check(&dir, &["conf/server.xml"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert_eq!(
+        run.stdout,
+        "conf/server.xml:2:11: error: <listen> \"8080\" must be IP:PORT, such as 0.0.0.0:8080 or [::1]:8080\n\
+         conf/server.xml:3:3: error: unknown element <trusted-proxys> in <berth-server>; did you mean <trusted-proxies>?\n\
+         berth check: 2 error(s), 0 warning(s)\n"
+    );
+}
+
+#[test]
+fn an_apps_directory_checks_each_context_and_path_collisions() {
+    let dir = TempDir::new("check-apps");
+    dir.write(
+        "apps/alpha/jeus-web-dd.xml",
+        "<jeus-web-dd><context-path>/shared</context-path></jeus-web-dd>",
+    );
+    dir.write("apps/alpha/libalpha.so", "");
+    dir.write(
+        "apps/beta/jeus-web-dd.xml",
+        "<jeus-web-dd><context-path>/shared</context-path></jeus-web-dd>",
+    );
+    dir.write("apps/beta/lib/libbeta.so", "");
+    dir.write("apps/ROOT/libroot.so", "");
+    dir.write("apps/empty/jeus-web-dd.xml", "<jeus-web-dd/>");
+    let run = check(&dir, &["--effective", "apps"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let out = &run.stdout;
+    assert!(
+        out.contains("apps/ROOT: warning: no jeus-web-dd.xml: every setting is the default"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  context-path = /  (from the directory name"),
+        "{out}"
+    );
+    assert!(
+        out.contains("apps/beta: error: context path /shared is already served by apps/alpha"),
+        "{out}"
+    );
+    assert!(
+        out.contains("apps/empty: error: no plugin library"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  websocket/endpoint-library = apps/beta/lib/libbeta.so")
+            || out.contains("apps/alpha/libalpha.so"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("berth check: 2 error(s), 1 warning(s)\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_named_library_that_is_missing_points_at_the_element() {
+    let dir = TempDir::new("check-library");
+    dir.write(
+        "app/jeus-web-dd.xml",
+        "<jeus-web-dd>\n<websocket>\n  <endpoint-library>lib/libnope.so</endpoint-library>\n</websocket>\n</jeus-web-dd>\n",
+    );
+    let run = check(&dir, &["app"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.stdout.starts_with(
+            "app/jeus-web-dd.xml:3:21: error: <endpoint-library> app/lib/libnope.so does not exist"
+        ),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn missing_paths_and_malformed_xml_are_errors() {
+    let dir = TempDir::new("check-missing");
+    dir.write(
+        "broken.xml",
+        "<jeus-web-dd>\n  <websocket>\n</jeus-web-dd>\n",
+    );
+    let run = check(&dir, &["nowhere.xml", "broken.xml"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("nowhere.xml: error: cannot read:"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1].starts_with("broken.xml:3:") && lines[1].contains("malformed XML"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_and_version_and_help_work() {
+    let dir = TempDir::new("check-usage");
+    assert_eq!(check(&dir, &[]).code, Some(2));
+    let run: Finished = berth_in(dir.path(), &["check", "--no-such-flag", "x"]).into();
+    assert_eq!(run.code, Some(2), "{run:?}");
+    let run: Finished = berth_in(dir.path(), &["--version"]).into();
+    assert_eq!(
+        (run.code, run.stdout.trim()),
+        (Some(0), concat!("berth ", env!("CARGO_PKG_VERSION")))
+    );
+    let run: Finished = berth_in(dir.path(), &["--help"]).into();
+    assert_eq!(run.code, Some(0));
+    assert!(
+        run.stdout.contains("check") && run.stdout.contains("run"),
+        "{run:?}"
+    );
+}

@@ -152,8 +152,9 @@ impl<'a> Diagnostics<'a> {
         self.items.iter().any(|d| d.severity == Severity::Error)
     }
 
-    /// The problems, in the order found.
-    pub(crate) fn into_vec(self) -> Vec<Diagnostic> {
+    /// The problems, in the order they appear in the file.
+    pub(crate) fn into_vec(mut self) -> Vec<Diagnostic> {
+        self.items.sort_by_key(|d| d.position);
         self.items
     }
 }

@@ -17,6 +17,9 @@ pub mod server;
 mod value;
 mod xml;
 
+#[cfg(test)]
+mod proptests;
+
 use std::path::Path;
 
 pub use diagnostic::{Diagnostic, Position, Severity};
@@ -29,7 +32,7 @@ use diagnostic::Diagnostics;
 pub struct Parsed<T> {
     /// The settings, or `None` when any problem is an error.
     pub value: Option<T>,
-    /// Errors and warnings, in the order found.
+    /// Errors and warnings, in file order.
     pub diagnostics: Vec<Diagnostic>,
 }
 

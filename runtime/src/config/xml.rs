@@ -233,7 +233,7 @@ fn read_attributes(
     tag_offset: usize,
     diagnostics: &mut Diagnostics<'_>,
 ) -> Vec<Attribute> {
-    let raw_tag = &*start;
+    let raw_tag: &str = start;
     let mut attributes = Vec::new();
     for attribute in start.attributes().with_checks(true) {
         match attribute {

@@ -135,10 +135,10 @@ pub fn home_of(file: &Path) -> PathBuf {
         directory
     };
     if directory.file_name().is_some_and(|name| name == "conf") {
-        directory
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."))
+        match directory.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
     } else {
         directory.to_path_buf()
     }
