@@ -16,6 +16,8 @@ mod schema;
 pub mod server;
 mod value;
 mod xml;
+#[cfg(test)]
+mod xsd_tests;
 
 #[cfg(test)]
 mod proptests;

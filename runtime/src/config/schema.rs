@@ -98,7 +98,9 @@ fn check_element(
     root: &ElementSpec,
     diagnostics: &mut Diagnostics<'_>,
 ) {
-    check_attributes(element, spec, diagnostics);
+    if !matches!(spec.content, Content::Ignored(_)) {
+        check_attributes(element, spec, diagnostics);
+    }
     match spec.content {
         Content::Ignored(why) => {
             let message = format!("<{}> is ignored: {why}", element.name);

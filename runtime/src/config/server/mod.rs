@@ -80,7 +80,8 @@ pub struct SessionStoreConfig {
     pub kind: SessionStoreKind,
     /// Prefix of every key Berth writes, so several clusters can share one Redis.
     pub key_prefix: String,
-    /// How long an HTTP session lives without use (independent of WebSocket idle).
+    /// How long an HTTP session lives without use (independent of WebSocket idle); zero
+    /// means never, as a servlet `session-timeout` of 0.
     pub http_session_timeout: Duration,
 }
 

@@ -212,10 +212,15 @@ fn session_store(x: &mut Extractor<'_, '_>, root: Option<&Element>) -> SessionSt
         }
     }
     let key_prefix = match group.and_then(|g| g.child("key-prefix")) {
-        Some(element) => x
-            .string(element)
-            .unwrap_or_else(|| DEFAULT_KEY_PREFIX.to_owned()),
-        None => DEFAULT_KEY_PREFIX.to_owned(),
+        Some(element) => {
+            let prefix = x.string(element).unwrap_or_else(|| DEFAULT_KEY_PREFIX.to_owned());
+            x.record("session-store/key-prefix", &prefix, Origin::File);
+            prefix
+        }
+        None => {
+            x.record("session-store/key-prefix", DEFAULT_KEY_PREFIX, Origin::Default);
+            DEFAULT_KEY_PREFIX.to_owned()
+        }
     };
     let timeout = x.unsigned_or(
         group,
