@@ -9,9 +9,24 @@
 //! - [`config`]: the server configuration and descriptors — parse, validate, clamp, report
 //!   every problem with file, line and column. Pure: no sockets, no clocks.
 //! - [`deploy`]: finding contexts in the apps directory and deciding what each serves.
+//! - [`executor`]: the per-context callback pool — growth, back-pressure, per-session
+//!   ordering, reserved timeout threads. No tokio inside.
+//! - `plugin`: the plugin boundary, host side — loading, version checks, calling callbacks,
+//!   serving host services. The only module with `unsafe`.
+//! - `context`: one deployed web context — plugin instance, endpoint table, pool, sessions.
+//! - `http`: the listener, the opening handshake, routing by context path and template.
+//! - `codec`: frames in and out, behind one interface (today tokio-tungstenite).
+//! - `session`: one connection from `on_open` to exactly one `on_close`.
 //! - [`command`]: the `berth` subcommands as library functions (`main.rs` only parses the
 //!   command line).
 
+mod codec;
 pub mod command;
 pub mod config;
+pub mod container;
+mod context;
 pub mod deploy;
+pub mod executor;
+mod http;
+pub mod plugin;
+mod session;

@@ -3,12 +3,15 @@
 //! The configuration is `--conf` when given, else `conf/server.xml` when it exists, else the
 //! defaults with the working directory as the server home. `--listen` and `--apps` override
 //! the file. A context with errors is reported and skipped; the others still deploy.
+//! SIGTERM and SIGINT stop the container gracefully (every session closed with 1001 and its
+//! `on_close` run, within the configured grace period) and the process exits 0.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use crate::config::server::{self, ServerConfig};
 use crate::config::{Diagnostic, Severity};
+use crate::container::{Container, StartError};
 use crate::deploy::scanner::{self, AppCandidate};
 
 /// What `berth run` was asked to do.
@@ -33,6 +36,12 @@ pub enum RunError {
         /// How many errors.
         count: usize,
     },
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    /// The listener could not start.
+    #[error(transparent)]
+    Start(#[from] StartError),
     /// The apps directory cannot be read.
     #[error("cannot read the apps directory {dir}: {source}")]
     AppsDir {
@@ -93,22 +102,39 @@ pub fn deployable_apps(config: &ServerConfig) -> Result<Vec<AppCandidate>, RunEr
     Ok(apps)
 }
 
-/// Runs the container until it is told to stop.
+/// Runs the container until SIGTERM or SIGINT, then shuts it down within the grace period.
 pub fn run(options: &RunOptions) -> Result<(), RunError> {
     let config = effective_config(options)?;
     let apps = deployable_apps(&config)?;
-    for app in &apps {
-        tracing::info!(
-            context = %app.context_path,
-            dir = %app.dir.display(),
-            library = %app.library.display(),
-            pool_min = app.settings.executor.min_threads,
-            pool_max = app.settings.executor.max_threads,
-            "context would be deployed"
-        );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("berth-io")
+        .build()
+        .map_err(RunError::Runtime)?;
+    runtime.block_on(async {
+        let container = Container::start(&config, &apps).await?;
+        let signal = wait_for_signal().await;
+        tracing::info!(signal, "shutting down");
+        container.shutdown(config.shutdown_grace).await;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut terminate), Ok(mut interrupt)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers the process still stops on the default action.
+        std::future::pending::<()>().await;
+        return "none";
+    };
+    tokio::select! {
+        _ = terminate.recv() => "SIGTERM",
+        _ = interrupt.recv() => "SIGINT",
     }
-    tracing::info!(listen = %config.listen, contexts = apps.len(), "configuration loaded; serving arrives with the plugin runtime");
-    Ok(())
 }
 
 fn log_diagnostics(diagnostics: &[Diagnostic]) {

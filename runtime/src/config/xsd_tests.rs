@@ -258,7 +258,7 @@ impl Xsd<'_> {
                 "sequence" | "choice" | "all" => self.particles(path, child, wildcard, out),
                 "element" => self.element(path, child, out),
                 "any" => *wildcard = true,
-                "annotation" | "attribute" => {}
+                "annotation" | "attribute" | "anyAttribute" => {}
                 other => panic!(
                     "{}: {path} uses xs:{other}, which this test does not read; extend xsd_tests.rs",
                     self.file

@@ -213,12 +213,18 @@ fn session_store(x: &mut Extractor<'_, '_>, root: Option<&Element>) -> SessionSt
     }
     let key_prefix = match group.and_then(|g| g.child("key-prefix")) {
         Some(element) => {
-            let prefix = x.string(element).unwrap_or_else(|| DEFAULT_KEY_PREFIX.to_owned());
+            let prefix = x
+                .string(element)
+                .unwrap_or_else(|| DEFAULT_KEY_PREFIX.to_owned());
             x.record("session-store/key-prefix", &prefix, Origin::File);
             prefix
         }
         None => {
-            x.record("session-store/key-prefix", DEFAULT_KEY_PREFIX, Origin::Default);
+            x.record(
+                "session-store/key-prefix",
+                DEFAULT_KEY_PREFIX,
+                Origin::Default,
+            );
             DEFAULT_KEY_PREFIX.to_owned()
         }
     };

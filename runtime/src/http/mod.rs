@@ -1,0 +1,9 @@
+//! HTTP: the listener, the WebSocket opening handshake and routing to contexts.
+//!
+//! `route` finds the context and endpoint for a path, `handshake` validates the request and
+//! chooses the subprotocol, `server` runs the hyper listener and hands upgraded connections
+//! to their context. This module never runs plugin code and never reads frames.
+
+pub(crate) mod handshake;
+pub(crate) mod route;
+pub(crate) mod server;

@@ -1,0 +1,163 @@
+//! The listener: accepts TCP connections, speaks HTTP/1.1 with hyper, and turns valid
+//! WebSocket handshakes into sessions of the matching context.
+//!
+//! Per request: route by context path, then by endpoint template (404 when nothing matches);
+//! validate the handshake (400/426); check the Origin against the context's list (403); ask
+//! the context to admit one more session (503 when at its limit or saturated); answer 101 and
+//! hand the upgraded connection to the context. Nothing here runs plugin code.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+
+use super::handshake::{self, Refusal};
+use super::route::ContextTable;
+use crate::context::{Context, OpeningRequest};
+
+/// The contexts being served; replaced whole on deploy, redeploy and undeploy.
+pub(crate) type SharedTable = Arc<RwLock<Arc<ContextTable<Context>>>>;
+
+/// Accepts connections until `stop` turns true.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    table: SharedTable,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.changed() => return,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(error) => {
+                tracing::warn!(%error, "accept failed");
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let table = Arc::clone(&table);
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let table = current(&table);
+                async move { Ok::<_, Infallible>(respond(request, &table, peer)) }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tcp), service)
+                .with_upgrades();
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, %peer, "HTTP connection ended with an error");
+            }
+        });
+    }
+}
+
+fn current(table: &SharedTable) -> Arc<ContextTable<Context>> {
+    let guard = table
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Arc::clone(&guard)
+}
+
+fn respond(
+    request: Request<Incoming>,
+    table: &ContextTable<Context>,
+    peer: SocketAddr,
+) -> Response<Full<Bytes>> {
+    match upgrade(request, table, peer) {
+        Ok(response) => response,
+        Err(refusal) => refusal_response(&refusal),
+    }
+}
+
+fn upgrade(
+    mut request: Request<Incoming>,
+    table: &ContextTable<Context>,
+    peer: SocketAddr,
+) -> Result<Response<Full<Bytes>>, Refusal> {
+    let not_found = || Refusal {
+        status: StatusCode::NOT_FOUND,
+        reason: "no WebSocket endpoint at this path",
+    };
+    let path = request.uri().path().to_owned();
+    let (context, rest) = table.find(&path).ok_or_else(not_found)?;
+    let endpoint = context.find_endpoint(rest).ok_or_else(not_found)?;
+    let headers = request.headers();
+    let handshake = handshake::validate(request.method(), request.version(), headers)?;
+    handshake::check_origin(headers, context.allowed_origins())?;
+    let subprotocol = handshake::choose_subprotocol(
+        &handshake.offered_subprotocols,
+        context.subprotocols(endpoint.endpoint),
+    );
+    let admission = context.admit()?;
+    let opening = OpeningRequest {
+        endpoint,
+        path,
+        query: request.uri().query().unwrap_or_default().to_owned(),
+        headers: headers.clone(),
+        subprotocol: subprotocol.clone(),
+        peer,
+    };
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let answer = response.headers_mut();
+    answer.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    answer.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    let accept = derive_accept_key(handshake.key.as_bytes());
+    answer.insert(header::SEC_WEBSOCKET_ACCEPT, header_value(&accept));
+    if let Some(protocol) = &subprotocol {
+        answer.insert(header::SEC_WEBSOCKET_PROTOCOL, header_value(protocol));
+    }
+    let on_upgrade = hyper::upgrade::on(&mut request);
+    let context = Arc::clone(context);
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                context
+                    .start_session(TokioIo::new(upgraded), opening, admission)
+                    .await
+            }
+            Err(error) => tracing::debug!(%error, "upgrade failed after 101"),
+        }
+    });
+    Ok(response)
+}
+
+fn header_value(text: &str) -> HeaderValue {
+    // Accept keys are base64 and subprotocols were header tokens: both are valid values.
+    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+fn refusal_response(refusal: &Refusal) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(format!("{}\n", refusal.reason))));
+    *response.status_mut() = refusal.status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    match refusal.status {
+        StatusCode::UPGRADE_REQUIRED => {
+            headers.insert(
+                header::SEC_WEBSOCKET_VERSION,
+                HeaderValue::from_static("13"),
+            );
+        }
+        StatusCode::SERVICE_UNAVAILABLE => {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        _ => {}
+    }
+    response
+}

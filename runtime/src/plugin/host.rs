@@ -1,0 +1,265 @@
+//! The host services a plugin calls: the [`HostApi`] table and its `extern "C"` functions.
+//!
+//! `host_ctx` is the address of the context's [`ContextCore`] (leaked on purpose: a plugin
+//! may call after undeploy, and then gets `NO_SUCH_SESSION`, never a dangling pointer).
+//! Every service copies what it is lent before returning, looks sessions up by id (a stale
+//! id is simply not found), and catches panics so none unwinds into the plugin.
+
+#![allow(unsafe_code)]
+
+use std::ffi::c_void;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use endpoint_api::abi::{
+    ABI_VERSION, Bytes as AbiBytes, HostApi, HostCtx, SessionIds, Status, WriteFn, log_level,
+    message_kind, send_mode,
+};
+
+use crate::codec::Outbound;
+use crate::context::ContextCore;
+use crate::session::{Cause, Command, Completion, SessionHandle, is_sendable, truncate_reason};
+
+static HOST_VERSION: &str = concat!("berth ", env!("CARGO_PKG_VERSION"));
+
+static HOST_API: HostApi = HostApi {
+    size: std::mem::size_of::<HostApi>(),
+    abi_version: ABI_VERSION,
+    reserved: 0,
+    host_version: AbiBytes::from_static(HOST_VERSION),
+    log: Some(log),
+    send: Some(send),
+    send_many: Some(send_many),
+    close: Some(close),
+    property_get: Some(property_get),
+    property_set: Some(property_set),
+    property_remove: Some(property_remove),
+    property_keys: Some(property_keys),
+    set_idle_timeout: Some(set_idle_timeout),
+    set_batching: Some(set_batching),
+    flush: Some(flush),
+    endpoint_sessions: Some(endpoint_sessions),
+};
+
+/// The host's service table, valid for the life of the process.
+pub(crate) fn host_api() -> &'static HostApi {
+    &HOST_API
+}
+
+/// The `host_ctx` for a context: a reference the plugin may hold forever.
+pub(crate) fn host_context(core: Arc<ContextCore>) -> HostCtx {
+    Arc::into_raw(core).cast::<c_void>()
+}
+
+/// Runs a service body with the context, turning a panic into `INTERNAL`.
+fn with_context(ctx: HostCtx, body: impl FnOnce(&ContextCore) -> Status) -> Status {
+    if ctx.is_null() {
+        return Status::INVALID_ARGUMENT;
+    }
+    // SAFETY: `ctx` came from `host_context`, whose `Arc` is never released.
+    let core = unsafe { &*ctx.cast::<ContextCore>() };
+    catch_unwind(AssertUnwindSafe(|| body(core))).unwrap_or(Status::INTERNAL)
+}
+
+fn with_session(
+    ctx: HostCtx,
+    session: u64,
+    body: impl FnOnce(&ContextCore, &SessionHandle) -> Status,
+) -> Status {
+    with_context(ctx, |core| match core.sessions.get(session) {
+        Some(handle) => body(core, &handle),
+        None => Status::NO_SUCH_SESSION,
+    })
+}
+
+/// The lent bytes as a slice, for the duration of a service call.
+fn lent<'a>(bytes: AbiBytes) -> &'a [u8] {
+    // SAFETY: the ABI lends `bytes` for the duration of the call, which outlives every use.
+    unsafe { bytes.as_slice() }
+}
+
+fn lent_str<'a>(bytes: AbiBytes) -> Option<&'a str> {
+    std::str::from_utf8(lent(bytes)).ok()
+}
+
+fn frame(kind: u32, data: AbiBytes) -> Option<Outbound> {
+    let payload = bytes::Bytes::copy_from_slice(lent(data));
+    match kind {
+        message_kind::TEXT => Outbound::text(payload),
+        message_kind::BINARY => Some(Outbound::Binary(payload)),
+        message_kind::PING if payload.len() <= 125 => Some(Outbound::Ping(payload)),
+        message_kind::PONG if payload.len() <= 125 => Some(Outbound::Pong(payload)),
+        _ => None,
+    }
+}
+
+unsafe extern "C" fn log(ctx: HostCtx, session: u64, level: u32, message: AbiBytes) {
+    let _ = with_context(ctx, |core| {
+        let text = String::from_utf8_lossy(lent(message));
+        let context = core.name.as_str();
+        match level {
+            log_level::ERROR => tracing::error!(context, session, "plugin: {text}"),
+            log_level::WARN => tracing::warn!(context, session, "plugin: {text}"),
+            log_level::INFO => tracing::info!(context, session, "plugin: {text}"),
+            log_level::DEBUG => tracing::debug!(context, session, "plugin: {text}"),
+            _ => tracing::trace!(context, session, "plugin: {text}"),
+        }
+        Status::OK
+    });
+}
+
+unsafe extern "C" fn send(
+    ctx: HostCtx,
+    session: u64,
+    kind: u32,
+    data: AbiBytes,
+    mode: u32,
+    token: u64,
+) -> Status {
+    with_session(ctx, session, |core, handle| {
+        let Some(frame) = frame(kind, data) else {
+            return Status::INVALID_ARGUMENT;
+        };
+        match mode {
+            send_mode::BLOCKING => handle.send_blocking(frame, core.settings.send.blocking),
+            send_mode::ASYNC => handle.send_async(frame, Completion::Async(token)),
+            _ => Status::INVALID_ARGUMENT,
+        }
+    })
+}
+
+unsafe extern "C" fn send_many(
+    ctx: HostCtx,
+    sessions: SessionIds,
+    kind: u32,
+    data: AbiBytes,
+) -> Status {
+    with_context(ctx, |core| {
+        let Some(frame) = frame(kind, data) else {
+            return Status::INVALID_ARGUMENT;
+        };
+        // SAFETY: the ids are lent for the duration of the call.
+        let ids = unsafe { sessions.as_slice() };
+        for id in ids {
+            if let Some(handle) = core.sessions.get(*id) {
+                // The payload is shared, not copied: `Bytes` clones are reference counts.
+                let _ = handle.send_async(frame.clone(), Completion::None);
+            }
+        }
+        Status::OK
+    })
+}
+
+unsafe extern "C" fn close(ctx: HostCtx, session: u64, code: u16, reason: AbiBytes) -> Status {
+    with_session(ctx, session, |_, handle| {
+        if !is_sendable(code) {
+            return Status::INVALID_ARGUMENT;
+        }
+        let reason = String::from_utf8_lossy(lent(reason));
+        handle.request(Command::Close {
+            code: Some(code),
+            reason: truncate_reason(&reason).to_owned(),
+            cause: Cause::EndpointClose,
+        });
+        Status::OK
+    })
+}
+
+unsafe extern "C" fn property_get(
+    ctx: HostCtx,
+    session: u64,
+    key: AbiBytes,
+    out: *mut c_void,
+    write: WriteFn,
+) -> Status {
+    with_session(ctx, session, |_, handle| {
+        let Some(key) = lent_str(key) else {
+            return Status::INVALID_ARGUMENT;
+        };
+        match handle.property(key) {
+            Some(value) => {
+                // SAFETY: the plugin's writer copies the chunk during the call.
+                unsafe { write(out, AbiBytes::from(value.as_ref())) };
+                Status::OK
+            }
+            None => Status::NOT_FOUND,
+        }
+    })
+}
+
+unsafe extern "C" fn property_set(
+    ctx: HostCtx,
+    session: u64,
+    key: AbiBytes,
+    value: AbiBytes,
+) -> Status {
+    with_session(ctx, session, |_, handle| {
+        let Some(key) = lent_str(key) else {
+            return Status::INVALID_ARGUMENT;
+        };
+        if serde_json::from_slice::<serde::de::IgnoredAny>(lent(value)).is_err() {
+            return Status::INVALID_ARGUMENT;
+        }
+        handle.set_property(key.to_owned(), bytes::Bytes::copy_from_slice(lent(value)));
+        Status::OK
+    })
+}
+
+unsafe extern "C" fn property_remove(ctx: HostCtx, session: u64, key: AbiBytes) -> Status {
+    with_session(ctx, session, |_, handle| match lent_str(key) {
+        Some(key) if handle.remove_property(key) => Status::OK,
+        Some(_) => Status::NOT_FOUND,
+        None => Status::INVALID_ARGUMENT,
+    })
+}
+
+unsafe extern "C" fn property_keys(
+    ctx: HostCtx,
+    session: u64,
+    out: *mut c_void,
+    write: WriteFn,
+) -> Status {
+    with_session(ctx, session, |_, handle| {
+        for key in handle.property_keys() {
+            // SAFETY: the plugin's writer copies the chunk during the call.
+            unsafe { write(out, AbiBytes::from(key.as_str())) };
+        }
+        Status::OK
+    })
+}
+
+unsafe extern "C" fn set_idle_timeout(ctx: HostCtx, session: u64, millis: i64) -> Status {
+    with_session(ctx, session, |_, handle| {
+        handle.set_idle_override(millis);
+        Status::OK
+    })
+}
+
+unsafe extern "C" fn set_batching(ctx: HostCtx, session: u64, enabled: u32) -> Status {
+    with_session(ctx, session, |_, handle| {
+        handle.request(Command::SetBatching(enabled != 0));
+        Status::OK
+    })
+}
+
+unsafe extern "C" fn flush(ctx: HostCtx, session: u64) -> Status {
+    with_session(ctx, session, |_, handle| {
+        handle.request(Command::Flush);
+        Status::OK
+    })
+}
+
+unsafe extern "C" fn endpoint_sessions(
+    ctx: HostCtx,
+    endpoint: u32,
+    out: *mut c_void,
+    write: WriteFn,
+) -> Status {
+    with_context(ctx, |core| {
+        let ids = core.sessions.of_endpoint(endpoint);
+        let bytes: Vec<u8> = ids.iter().flat_map(|id| id.to_ne_bytes()).collect();
+        // SAFETY: the plugin's writer copies the chunk during the call.
+        unsafe { write(out, AbiBytes::from(bytes.as_slice())) };
+        Status::OK
+    })
+}

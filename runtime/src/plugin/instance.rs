@@ -1,0 +1,238 @@
+//! One plugin instance (one per deployed context) and safe calls into its callbacks.
+//!
+//! Every call copies nothing: payloads are lent to the plugin for the duration of the call
+//! as `(ptr, len)`. A callback the plugin's table lacks (an older minor) falls back to the
+//! default behaviour: accept on open, ignore everything else. Calls may come from any pool
+//! thread; the SDK's contract makes the instance `Sync`.
+
+#![allow(unsafe_code)]
+
+use std::collections::BTreeMap;
+
+use endpoint_api::abi::{
+    Bytes, EndpointDecl, HandshakeRef, HostApi, HostCtx, InstancePtr as Instance, Pair, Pairs,
+    PluginApi, Status,
+};
+
+use super::loader::{LoadError, PluginLibrary};
+
+/// What a plugin declared for one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointInfo {
+    /// The path template below the context path, such as `/rooms/{room}`.
+    pub template: String,
+    /// Subprotocols it supports, in its order of preference.
+    pub subprotocols: Vec<String>,
+}
+
+/// The handshake as lent to `on_open`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OpenArgs<'a> {
+    pub(crate) path: &'a str,
+    pub(crate) query: &'a str,
+    pub(crate) path_params: &'a [(String, String)],
+    pub(crate) headers: &'a [(String, String)],
+    pub(crate) subprotocol: &'a str,
+    pub(crate) remote_addr: &'a str,
+    pub(crate) flags: u64,
+}
+
+/// A created plugin instance.
+#[derive(Debug)]
+pub(crate) struct PluginInstance {
+    api: PluginApi,
+    instance: Instance,
+    endpoints: Vec<EndpointInfo>,
+}
+
+// SAFETY: the ABI requires instances to be usable from any thread, concurrently (the SDK's
+// `Endpoint: Send + Sync`); the table is plain data.
+unsafe impl Send for PluginInstance {}
+// SAFETY: as above.
+unsafe impl Sync for PluginInstance {}
+
+impl PluginInstance {
+    /// Reads the endpoint declarations and creates the instance for one context.
+    pub(crate) fn create(
+        library: &PluginLibrary,
+        host: &'static HostApi,
+        host_ctx: HostCtx,
+        init_params: &BTreeMap<String, String>,
+    ) -> Result<PluginInstance, LoadError> {
+        let bad = |reason: String| LoadError::BadTable {
+            file: library.file.clone(),
+            reason,
+        };
+        let endpoints = read_endpoints(&library.api).map_err(bad)?;
+        let pairs: Vec<Pair> = init_params
+            .iter()
+            .map(|(name, value)| Pair {
+                name: Bytes::from(name.as_str()),
+                value: Bytes::from(value.as_str()),
+            })
+            .collect();
+        let create = library
+            .api
+            .create
+            .ok_or_else(|| bad("no create callback".into()))?;
+        // SAFETY: `host` is 'static; `pairs` outlives the call; the plugin follows the ABI.
+        let instance = unsafe { create(host_ctx, host, Pairs::from_slice(&pairs)) };
+        if instance.is_null() {
+            return Err(bad(
+                "create failed (its reason was logged by the plugin)".into()
+            ));
+        }
+        Ok(PluginInstance {
+            api: library.api,
+            instance,
+            endpoints,
+        })
+    }
+
+    /// The declared endpoints, by index.
+    pub(crate) fn endpoints(&self) -> &[EndpointInfo] {
+        &self.endpoints
+    }
+
+    pub(crate) fn on_open(&self, endpoint: u32, session: u64, args: &OpenArgs<'_>) -> Status {
+        let Some(callback) = self.api.on_open else {
+            return Status::OK;
+        };
+        let to_pairs = |items: &[(String, String)]| -> Vec<Pair> {
+            items
+                .iter()
+                .map(|(n, v)| Pair {
+                    name: Bytes::from(n.as_str()),
+                    value: Bytes::from(v.as_str()),
+                })
+                .collect()
+        };
+        let params = to_pairs(args.path_params);
+        let headers = to_pairs(args.headers);
+        let handshake = HandshakeRef {
+            size: std::mem::size_of::<HandshakeRef>(),
+            path: Bytes::from(args.path),
+            query: Bytes::from(args.query),
+            path_params: Pairs::from_slice(&params),
+            headers: Pairs::from_slice(&headers),
+            subprotocol: Bytes::from(args.subprotocol),
+            remote_addr: Bytes::from(args.remote_addr),
+            flags: args.flags,
+        };
+        // SAFETY: everything lent lives until the call returns.
+        unsafe { callback(self.instance, endpoint, session, &handshake) }
+    }
+
+    pub(crate) fn on_text(&self, endpoint: u32, session: u64, data: &[u8]) -> Status {
+        self.data(self.api.on_text, endpoint, session, data)
+    }
+
+    pub(crate) fn on_binary(&self, endpoint: u32, session: u64, data: &[u8]) -> Status {
+        self.data(self.api.on_binary, endpoint, session, data)
+    }
+
+    pub(crate) fn on_pong(&self, endpoint: u32, session: u64, data: &[u8]) -> Status {
+        self.data(self.api.on_pong, endpoint, session, data)
+    }
+
+    fn data(
+        &self,
+        callback: Option<endpoint_api::abi::OnDataFn>,
+        endpoint: u32,
+        session: u64,
+        data: &[u8],
+    ) -> Status {
+        match callback {
+            // SAFETY: `data` lives until the call returns.
+            Some(callback) => unsafe {
+                callback(self.instance, endpoint, session, Bytes::from(data))
+            },
+            None => Status::OK,
+        }
+    }
+
+    pub(crate) fn on_close(
+        &self,
+        endpoint: u32,
+        session: u64,
+        code: u16,
+        reason: &str,
+        cause: u32,
+    ) -> Status {
+        match self.api.on_close {
+            // SAFETY: `reason` lives until the call returns.
+            Some(callback) => unsafe {
+                callback(
+                    self.instance,
+                    endpoint,
+                    session,
+                    code,
+                    Bytes::from(reason),
+                    cause,
+                )
+            },
+            None => Status::OK,
+        }
+    }
+
+    pub(crate) fn on_error(&self, endpoint: u32, session: u64, kind: u32, message: &str) -> Status {
+        match self.api.on_error {
+            // SAFETY: `message` lives until the call returns.
+            Some(callback) => unsafe {
+                callback(self.instance, endpoint, session, kind, Bytes::from(message))
+            },
+            None => Status::OK,
+        }
+    }
+
+    pub(crate) fn on_send_complete(
+        &self,
+        endpoint: u32,
+        session: u64,
+        token: u64,
+        status: Status,
+    ) -> Status {
+        match self.api.on_send_complete {
+            // SAFETY: plain values.
+            Some(callback) => unsafe { callback(self.instance, endpoint, session, token, status) },
+            None => Status::OK,
+        }
+    }
+}
+
+fn read_endpoints(api: &PluginApi) -> Result<Vec<EndpointInfo>, String> {
+    if api.endpoint_count == 0 || api.endpoints.is_null() {
+        return Err("the plugin declares no endpoint".into());
+    }
+    if api.endpoint_count > 1024 {
+        return Err(format!(
+            "the plugin declares {} endpoints; at most 1024",
+            api.endpoint_count
+        ));
+    }
+    // SAFETY: the plugin's static declarations: `endpoint_count` valid elements.
+    let declarations: &[EndpointDecl] =
+        unsafe { std::slice::from_raw_parts(api.endpoints, api.endpoint_count) };
+    declarations
+        .iter()
+        .map(|declaration| {
+            // SAFETY: static UTF-8 in the plugin.
+            let template = unsafe { declaration.path_template.to_string_lossy() };
+            if !template.starts_with('/') {
+                return Err(format!(
+                    "endpoint path template {template:?} must start with /"
+                ));
+            }
+            // SAFETY: static array of static strings in the plugin.
+            let subprotocols = unsafe { declaration.subprotocols.as_slice() }
+                .iter()
+                // SAFETY: as above.
+                .map(|p| unsafe { p.to_string_lossy() })
+                .collect();
+            Ok(EndpointInfo {
+                template,
+                subprotocols,
+            })
+        })
+        .collect()
+}

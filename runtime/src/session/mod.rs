@@ -1,0 +1,103 @@
+//! Sessions: one accepted WebSocket connection each, from `on_open` to exactly one
+//! `on_close`.
+//!
+//! A session is split by who touches it. The connection task (`connection`) owns the socket:
+//! it reads frames, enforces the text and binary limits, writes coalesced frames and decides
+//! how the session ends. The handle (`handle`) is what other threads reach — host services,
+//! broadcasts, shutdown — and it only sends commands to the task. Callbacks (`job`) run on
+//! the context's pool through the session's mailbox, one at a time, in arrival order.
+//! `cause` maps every way a session can end to its close code, in one place.
+//!
+//! Whatever ends a session — a clean close, a reset, a limit, a failing endpoint, shutdown —
+//! the connection task posts exactly one `Close` job, after every other job of the session;
+//! the session leaves the context's registry when that job has run.
+
+mod cause;
+mod connection;
+mod handle;
+mod job;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+pub(crate) use cause::{Cause, is_sendable, truncate_reason};
+pub(crate) use handle::{Command, Completion, Registry, SessionHandle};
+
+use crate::codec::{CodecLimits, Connection};
+use crate::context::{Admission, ContextCore, OpeningRequest};
+use crate::executor::Mailbox;
+use job::{Job, OpenInfo};
+
+/// Messages one session may have waiting for the pool before its reading pauses.
+const MAILBOX_LIMIT: usize = 64;
+
+/// Runs a session on an upgraded connection until it has ended and its `Close` job is posted.
+pub(crate) async fn run<S>(
+    io: S,
+    core: Arc<ContextCore>,
+    opening: OpeningRequest,
+    admission: Admission,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let properties = remote_properties(&opening);
+    let (session, commands) = SessionHandle::new(endpoint_index(&opening), properties);
+    core.sessions.insert(Arc::clone(&session));
+    let handler_session = Arc::clone(&session);
+    let handler_core = Arc::clone(&core);
+    let mailbox = Mailbox::new(&core.executor, MAILBOX_LIMIT, move |job: Job| {
+        job::run(job, &handler_session, &handler_core)
+    });
+    let limits = CodecLimits {
+        max_message: core.settings.limits.text.max(core.settings.limits.binary),
+    };
+    let conn = Connection::accept(io, limits).await;
+    tracing::debug!(context = %core.name, session = session.id, path = %opening.path, peer = %opening.peer, "session opened");
+    let open = Job::Open(Box::new(open_info(opening)));
+    connection::drive(conn, session, Arc::clone(&core), mailbox, commands, open).await;
+    drop(admission);
+}
+
+fn endpoint_index(opening: &OpeningRequest) -> u32 {
+    u32::try_from(opening.endpoint.endpoint).unwrap_or(u32::MAX)
+}
+
+fn open_info(opening: OpeningRequest) -> OpenInfo {
+    let headers = opening
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    OpenInfo {
+        path: opening.path,
+        query: opening.query,
+        path_params: opening.endpoint.params,
+        headers,
+        subprotocol: opening.subprotocol.unwrap_or_default(),
+        remote_addr: opening.peer.ip().to_string(),
+    }
+}
+
+/// The JEUS remote-address user properties, from the socket peer.
+fn remote_properties(opening: &OpeningRequest) -> BTreeMap<String, Bytes> {
+    let json = |text: String| Bytes::from(serde_json::Value::String(text).to_string());
+    let mut properties = BTreeMap::new();
+    let ip = opening.peer.ip().to_string();
+    properties.insert("jeus.websocket.remoteAddr".to_owned(), json(ip.clone()));
+    properties.insert("jeus.websocket.remoteHost".to_owned(), json(ip));
+    if opening.peer.port() > 0 {
+        properties.insert(
+            "jeus.websocket.remotePort".to_owned(),
+            json(opening.peer.port().to_string()),
+        );
+    }
+    properties
+}
