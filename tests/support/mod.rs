@@ -5,6 +5,10 @@
 //! print. The binary is built once per test process with the same cargo and profile that
 //! built the test, into the same target directory, so `cargo test` alone is enough.
 
+pub mod apps;
+pub mod client;
+pub mod server;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -18,7 +22,7 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// The profile directory the running test was built into (`target/debug`, say).
-fn profile_dir() -> PathBuf {
+pub fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable has a path");
     // target/<profile>/deps/<test>-<hash>
     exe.parent()
@@ -27,36 +31,50 @@ fn profile_dir() -> PathBuf {
         .expect("test executables live in target/<profile>/deps")
 }
 
-/// Builds the workspace's binaries (once per test process) and returns the `berth` binary.
-pub fn berth_binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
+/// Every package the end-to-end tests run: the binary, the sample apps and the fixtures.
+const PACKAGES: &[&str] = &[
+    "berth",
+    "berth-app-echo",
+    "berth-app-chat",
+    "berth-app-presence",
+    "fixture-probe",
+    "fixture-abi-next-major",
+    "fixture-old-minor",
+];
+
+/// Builds the binary and every plugin (once per test process) with the cargo and profile
+/// that built the running test, into the same target directory.
+fn build_all() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
         let profile_dir = profile_dir();
         let target_dir = profile_dir.parent().expect("target/<profile>");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = Command::new(cargo);
-        build
-            .current_dir(workspace_root())
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "berth",
-                "--bin",
-                "berth",
-                "--target-dir",
-            ])
-            .arg(target_dir);
-        if profile_dir
-            .file_name()
-            .is_some_and(|name| name == "release")
-        {
+        build.current_dir(workspace_root()).args(["build", "--quiet"]);
+        for package in PACKAGES {
+            build.args(["-p", package]);
+        }
+        build.arg("--target-dir").arg(target_dir);
+        if profile_dir.file_name().is_some_and(|name| name == "release") {
             build.arg("--release");
         }
         let status = build.status().expect("cargo can be started");
-        assert!(status.success(), "building the berth binary failed");
-        profile_dir.join("berth")
-    })
+        assert!(status.success(), "building berth and the plugins failed");
+    });
+}
+
+/// The `berth` binary, built if needed.
+pub fn berth_binary() -> PathBuf {
+    build_all();
+    profile_dir().join("berth")
+}
+
+/// A plugin library by its library name (`echo` → `target/<profile>/libecho.so`), built if
+/// needed.
+pub fn plugin_library(name: &str) -> PathBuf {
+    build_all();
+    profile_dir().join(format!("lib{name}.{}", std::env::consts::DLL_EXTENSION))
 }
 
 /// Runs `berth` with `args` in `dir` and waits for it.

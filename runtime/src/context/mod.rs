@@ -88,7 +88,8 @@ pub(crate) struct OpeningRequest {
     pub(crate) peer: SocketAddr,
 }
 
-/// One admitted session slot; released when the session ends (or never starts).
+/// One admitted session slot, released when dropped: when the handshake fails, or when the
+/// session's connection has ended (just before its `on_close` is queued).
 #[derive(Debug)]
 pub(crate) struct Admission {
     core: Arc<ContextCore>,

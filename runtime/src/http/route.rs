@@ -54,7 +54,7 @@ impl EndpointRouter {
         let params = found
             .params
             .iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .map(|(k, v)| (k.to_owned(), percent_decode(v)))
             .collect();
         Some(EndpointMatch {
             endpoint: *found.value,
@@ -98,6 +98,27 @@ impl<C> ContextTable<C> {
     }
 }
 
+/// Decodes `%XX` escapes (lossy UTF-8); a malformed escape is kept as written.
+pub(crate) fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(byte)) => {
+                decoded.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                decoded.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
 fn strip_context<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {
     if prefix == "/" {
         return Some(path);
@@ -139,6 +160,15 @@ mod tests {
         );
         assert!(router.find("/rooms").is_none());
         assert!(router.find("/nope").is_none());
+    }
+
+    #[test]
+    fn parameters_are_percent_decoded() {
+        let router = EndpointRouter::new(["/items/{item}"]).expect("valid");
+        let found = router.find("/items/a%20b%C3%A9").expect("match");
+        assert_eq!(found.params, vec![("item".to_owned(), "a bé".to_owned())]);
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
     }
 
     #[test]

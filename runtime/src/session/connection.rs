@@ -19,7 +19,7 @@ use super::cause::{ABNORMAL, Cause, NO_STATUS, truncate_reason};
 use super::handle::{Command, Completion, SessionHandle};
 use super::job::Job;
 use crate::codec::{CodecError, Connection, Inbound, Outbound};
-use crate::context::ContextCore;
+use crate::context::{Admission, ContextCore};
 use crate::executor::{Mailbox, RejectReason};
 
 /// How long to wait for the peer's close frame after sending ours.
@@ -48,15 +48,18 @@ struct Link<S> {
     batch_limit: usize,
 }
 
+/// What a connection task owns besides the socket.
+pub(super) struct Parts {
+    pub(super) session: Arc<SessionHandle>,
+    pub(super) core: Arc<ContextCore>,
+    pub(super) mailbox: Mailbox<Job>,
+    pub(super) commands: UnboundedReceiver<Command>,
+    pub(super) admission: Admission,
+}
+
 /// Drives one session from its first job (`on_open`) to its `Close` job.
-pub(super) async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
-    conn: Connection<S>,
-    session: Arc<SessionHandle>,
-    core: Arc<ContextCore>,
-    mailbox: Mailbox<Job>,
-    mut commands: UnboundedReceiver<Command>,
-    open: Job,
-) {
+pub(super) async fn drive<S: AsyncRead + AsyncWrite + Unpin>(conn: Connection<S>, parts: Parts, open: Job) {
+    let Parts { session, core, mailbox, mut commands, admission } = parts;
     let mut link = Link {
         conn,
         batching: false,
@@ -94,6 +97,8 @@ pub(super) async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
         reason,
         cause,
     });
+    // The connection is gone: its slot is free before `on_close` can run.
+    drop(admission);
     post_all(&mailbox, pending, &core).await;
 }
 

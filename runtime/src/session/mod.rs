@@ -57,8 +57,8 @@ pub(crate) async fn run<S>(
     let conn = Connection::accept(io, limits).await;
     tracing::debug!(context = %core.name, session = session.id, path = %opening.path, peer = %opening.peer, "session opened");
     let open = Job::Open(Box::new(open_info(opening)));
-    connection::drive(conn, session, Arc::clone(&core), mailbox, commands, open).await;
-    drop(admission);
+    let parts = connection::Parts { session, core: Arc::clone(&core), mailbox, commands, admission };
+    connection::drive(conn, parts, open).await;
 }
 
 fn endpoint_index(opening: &OpeningRequest) -> u32 {
@@ -82,7 +82,7 @@ fn open_info(opening: OpeningRequest) -> OpenInfo {
         path_params: opening.endpoint.params,
         headers,
         subprotocol: opening.subprotocol.unwrap_or_default(),
-        remote_addr: opening.peer.ip().to_string(),
+        remote_addr: opening.peer.to_string(),
     }
 }
 

@@ -1,0 +1,99 @@
+//! A real WebSocket client (tokio-tungstenite) and raw HTTP probes for the tests.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// A client connection.
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How long a test waits for any single expected event.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Connects to `url`, panicking with the server's answer when refused.
+pub async fn connect(url: &str) -> Ws {
+    match tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url)).await {
+        Ok(Ok((ws, _))) => ws,
+        Ok(Err(error)) => panic!("connecting to {url} failed: {error}"),
+        Err(_) => panic!("connecting to {url} timed out"),
+    }
+}
+
+/// The next data message or close frame, skipping pings and pongs.
+pub async fn next_message(ws: &mut Ws) -> Message {
+    loop {
+        match tokio::time::timeout(WAIT, ws.next()).await {
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+            Ok(Some(Ok(message))) => return message,
+            Ok(Some(Err(error))) => panic!("the connection failed: {error}"),
+            Ok(None) => panic!("the connection ended"),
+            Err(_) => panic!("no message within {WAIT:?}"),
+        }
+    }
+}
+
+/// The next text message.
+pub async fn recv_text(ws: &mut Ws) -> String {
+    match next_message(ws).await {
+        Message::Text(text) => text.as_str().to_owned(),
+        other => panic!("expected a text message, got {other:?}"),
+    }
+}
+
+/// Sends a text message.
+pub async fn send_text(ws: &mut Ws, text: &str) {
+    ws.send(Message::text(text)).await.expect("send");
+}
+
+/// Waits for the server's close frame and returns it.
+pub async fn expect_close(ws: &mut Ws) -> Option<CloseFrame> {
+    loop {
+        match next_message(ws).await {
+            Message::Close(frame) => return frame,
+            Message::Text(_) | Message::Binary(_) => continue,
+            other => panic!("unexpected {other:?} while waiting for a close"),
+        }
+    }
+}
+
+/// Sends a raw HTTP/1.1 GET with WebSocket upgrade headers (plus `extra` header lines) and
+/// returns the status code of the answer.
+pub async fn handshake_status(addr: SocketAddr, path: &str, extra: &[&str]) -> u16 {
+    let mut lines = vec![
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Version: 13",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    ];
+    lines.extend_from_slice(extra);
+    http_status(addr, path, &lines).await
+}
+
+/// Sends a raw HTTP/1.1 GET with exactly these header lines (besides `Host`) and returns the
+/// status code of the answer.
+pub async fn http_status(addr: SocketAddr, path: &str, headers: &[&str]) -> u16 {
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n");
+    for line in headers {
+        request.push_str(line);
+        request.push_str("\r\n");
+    }
+    request.push_str("\r\n");
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request.as_bytes()).await.expect("write request");
+    let mut head = vec![0u8; 512];
+    let read = tokio::time::timeout(WAIT, stream.read(&mut head))
+        .await
+        .expect("an answer in time")
+        .expect("read answer");
+    let head = String::from_utf8_lossy(&head[..read]);
+    head.split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {head:?}"))
+}

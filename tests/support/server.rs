@@ -1,0 +1,128 @@
+//! A running `berth` process: started on an ephemeral loopback port, its log captured, killed
+//! when dropped.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::apps::Apps;
+use crate::berth_binary;
+
+/// How long a server may take to start (generous: CI shares two cores).
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Default)]
+struct Log {
+    text: Mutex<String>,
+    grew: Condvar,
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Berth {
+    child: Child,
+    log: Arc<Log>,
+    address: SocketAddr,
+}
+
+impl Berth {
+    /// Starts `berth run` serving `apps` on 127.0.0.1 with an ephemeral port, and waits until
+    /// it listens.
+    pub fn start(apps: &Apps) -> Berth {
+        Berth::start_with(apps, &[])
+    }
+
+    /// Like [`Berth::start`], with extra `berth run` arguments.
+    pub fn start_with(apps: &Apps, extra: &[&str]) -> Berth {
+        let mut child = Command::new(berth_binary())
+            .current_dir(apps.home())
+            .args(["run", "--listen", "127.0.0.1:0", "--apps"])
+            .arg(apps.dir())
+            .args(extra)
+            .env("BERTH_LOG", "debug,hyper=info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("berth can be started");
+        let log = Arc::new(Log::default());
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut text = sink.text.lock().expect("log lock");
+                text.push_str(&line);
+                text.push('\n');
+                sink.grew.notify_all();
+            }
+        });
+        let mut berth = Berth {
+            child,
+            log,
+            address: SocketAddr::from(([127, 0, 0, 1], 0)),
+        };
+        let line = berth
+            .wait_for_log("listening addr=", START_TIMEOUT)
+            .unwrap_or_else(|| panic!("berth did not start listening:\n{}", berth.logs()));
+        berth.address = line
+            .split("addr=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|addr| addr.parse().ok())
+            .expect("the listening line names the address");
+        berth
+    }
+
+    /// The listener's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// `ws://127.0.0.1:PORT{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("ws://{}{path}", self.address)
+    }
+
+    /// Everything the server logged so far.
+    pub fn logs(&self) -> String {
+        self.log.text.lock().expect("log lock").clone()
+    }
+
+    /// Waits until a log line contains `needle`; returns that line.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        let mut text = self.log.text.lock().expect("log lock");
+        loop {
+            if let Some(line) = text.lines().find(|line| line.contains(needle)) {
+                return Some(line.to_owned());
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            text = self.log.grew.wait_timeout(text, left).expect("log lock").0;
+        }
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Berth {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
