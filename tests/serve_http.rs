@@ -14,14 +14,39 @@ async fn unknown_paths_get_404_and_bad_handshakes_400_or_426() {
     let berth = Berth::start(&apps);
     let addr = berth.addr();
     assert_eq!(handshake_status(addr, "/nowhere", &[]).await, 404);
-    assert_eq!(handshake_status(addr, "/echoes/", &[]).await, 404, "a context matches whole segments");
-    assert_eq!(handshake_status(addr, "/chat/rooms", &[]).await, 404, "no endpoint template matches");
+    assert_eq!(
+        handshake_status(addr, "/echoes/", &[]).await,
+        404,
+        "a context matches whole segments"
+    );
+    assert_eq!(
+        handshake_status(addr, "/chat/rooms", &[]).await,
+        404,
+        "no endpoint template matches"
+    );
     assert_eq!(handshake_status(addr, "/chat/rooms/red", &[]).await, 101);
-    assert_eq!(handshake_status(addr, "/echo", &[]).await, 101, "the context root without a slash");
-    assert_eq!(http_status(addr, "/echo/", &[]).await, 400, "a plain GET is not a handshake");
-    let version_8 = ["Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 8", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="];
+    assert_eq!(
+        handshake_status(addr, "/echo", &[]).await,
+        101,
+        "the context root without a slash"
+    );
+    assert_eq!(
+        http_status(addr, "/echo/", &[]).await,
+        400,
+        "a plain GET is not a handshake"
+    );
+    let version_8 = [
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Version: 8",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+    ];
     assert_eq!(http_status(addr, "/echo/", &version_8).await, 426);
-    let no_key = ["Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13"];
+    let no_key = [
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Version: 13",
+    ];
     assert_eq!(http_status(addr, "/echo/", &no_key).await, 400);
 }
 
@@ -32,7 +57,11 @@ async fn path_parameters_reach_the_session() {
     let berth = Berth::start(&apps);
     let mut ws = connect(&berth.url("/probe/items/a%20b")).await;
     send_text(&mut ws, "param:item").await;
-    assert_eq!(recv_text(&mut ws).await, "a b", "path parameters arrive percent-decoded");
+    assert_eq!(
+        recv_text(&mut ws).await,
+        "a b",
+        "path parameters arrive percent-decoded"
+    );
     send_text(&mut ws, "prop:jeus.websocket.remoteAddr").await;
     assert_eq!(recv_text(&mut ws).await, "\"127.0.0.1\"");
 }
@@ -42,12 +71,21 @@ async fn the_client_preference_chooses_among_the_endpoints_subprotocols() {
     let apps = Apps::new("http-subprotocol");
     apps.context("probe", "probe", &descriptor(""));
     let berth = Berth::start(&apps);
-    let mut request = berth.url("/probe/sub").into_client_request().expect("request");
-    request
-        .headers_mut()
-        .insert("sec-websocket-protocol", HeaderValue::from_static("v9.probe, v2.probe, v1.probe"));
-    let (_ws, response) = tokio_tungstenite::connect_async(request).await.expect("connect");
-    let chosen = response.headers().get("sec-websocket-protocol").map(|v| v.to_str().unwrap_or_default());
+    let mut request = berth
+        .url("/probe/sub")
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_static("v9.probe, v2.probe, v1.probe"),
+    );
+    let (_ws, response) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connect");
+    let chosen = response
+        .headers()
+        .get("sec-websocket-protocol")
+        .map(|v| v.to_str().unwrap_or_default());
     assert_eq!(chosen, Some("v2.probe"));
 }
 
@@ -62,16 +100,33 @@ async fn allowed_origins_refuse_other_browsers_with_403() {
     apps.context("open", "probe", &descriptor(""));
     let berth = Berth::start(&apps);
     let addr = berth.addr();
-    assert_eq!(handshake_status(addr, "/guarded/", &["Origin: https://evil.example.com"]).await, 403);
-    assert_eq!(handshake_status(addr, "/guarded/", &["Origin: https://APP.example.com"]).await, 101);
-    assert_eq!(handshake_status(addr, "/guarded/", &[]).await, 101, "non-browser clients send no Origin");
-    assert_eq!(handshake_status(addr, "/open/", &["Origin: https://evil.example.com"]).await, 101);
+    assert_eq!(
+        handshake_status(addr, "/guarded/", &["Origin: https://evil.example.com"]).await,
+        403
+    );
+    assert_eq!(
+        handshake_status(addr, "/guarded/", &["Origin: https://APP.example.com"]).await,
+        101
+    );
+    assert_eq!(
+        handshake_status(addr, "/guarded/", &[]).await,
+        101,
+        "non-browser clients send no Origin"
+    );
+    assert_eq!(
+        handshake_status(addr, "/open/", &["Origin: https://evil.example.com"]).await,
+        101
+    );
 }
 
 #[tokio::test]
 async fn a_context_at_its_session_limit_answers_503() {
     let apps = Apps::new("http-limit");
-    apps.context("limited", "probe", &descriptor("<max-sessions>2</max-sessions>"));
+    apps.context(
+        "limited",
+        "probe",
+        &descriptor("<max-sessions>2</max-sessions>"),
+    );
     let berth = Berth::start(&apps);
     let mut first = connect(&berth.url("/limited/")).await;
     let _second = connect(&berth.url("/limited/")).await;

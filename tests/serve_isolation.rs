@@ -21,7 +21,10 @@ async fn a_panic_in_on_text_closes_that_session_with_1011_and_nothing_else() {
     let line = berth
         .wait_for_log("endpoint callback failed", WAIT)
         .expect("the failure is logged");
-    assert!(line.contains("context=probe") && line.contains("session="), "{line}");
+    assert!(
+        line.contains("context=probe") && line.contains("session="),
+        "{line}"
+    );
     berth
         .wait_for_log("code=1011 cause=EndpointFailure", WAIT)
         .expect("on_close ran with the failure");
@@ -29,7 +32,11 @@ async fn a_panic_in_on_text_closes_that_session_with_1011_and_nothing_else() {
     assert_eq!(recv_text(&mut bystander).await, "still here");
     let mut newcomer = connect(&berth.url("/probe/")).await;
     send_text(&mut newcomer, "panic").await;
-    assert_eq!(expect_close(&mut newcomer).await.map(|f| u16::from(f.code)), Some(1011), "the plugin keeps working");
+    assert_eq!(
+        expect_close(&mut newcomer).await.map(|f| u16::from(f.code)),
+        Some(1011),
+        "the plugin keeps working"
+    );
 }
 
 #[tokio::test]
@@ -87,7 +94,10 @@ async fn a_blocked_context_saturates_only_its_own_pool() {
         slowest = slowest.max(started.elapsed());
     }
     // Generous for a shared two-core machine; a shared pool would take seconds.
-    assert!(slowest < Duration::from_millis(1000), "echo round trip took {slowest:?}");
+    assert!(
+        slowest < Duration::from_millis(1000),
+        "echo round trip took {slowest:?}"
+    );
     // The slow context still completes its work in order.
     for ws in &mut sleepers {
         assert_eq!(recv_text(ws).await, "slept:3000");

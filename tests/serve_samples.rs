@@ -20,11 +20,20 @@ fn samples(label: &str) -> (Apps, Berth) {
 async fn echo_returns_text_binary_and_a_one_mebibyte_message() {
     let (_apps, berth) = samples("echo");
     let mut ws = connect(&berth.url("/echo/")).await;
-    assert_eq!(recv_text(&mut ws).await, "welcome to berth echo", "the greeting init-param");
+    assert_eq!(
+        recv_text(&mut ws).await,
+        "welcome to berth echo",
+        "the greeting init-param"
+    );
     send_text(&mut ws, "hello, berth").await;
     assert_eq!(recv_text(&mut ws).await, "hello, berth");
-    ws.send(Message::binary(vec![0u8, 1, 2, 255])).await.expect("send");
-    assert_eq!(next_message(&mut ws).await, Message::binary(vec![0u8, 1, 2, 255]));
+    ws.send(Message::binary(vec![0u8, 1, 2, 255]))
+        .await
+        .expect("send");
+    assert_eq!(
+        next_message(&mut ws).await,
+        Message::binary(vec![0u8, 1, 2, 255])
+    );
     let big: Vec<u8> = (0..1024 * 1024).map(|i| (i % 251) as u8).collect();
     ws.send(Message::binary(big.clone())).await.expect("send");
     assert_eq!(next_message(&mut ws).await, Message::binary(big));

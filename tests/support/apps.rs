@@ -30,7 +30,10 @@ impl Apps {
 
     /// Deploys the sample `name` from the workspace's `apps/` (its descriptor and plugin).
     pub fn sample(&self, name: &str) -> &Apps {
-        let descriptor = workspace_root().join("apps").join(name).join("jeus-web-dd.xml");
+        let descriptor = workspace_root()
+            .join("apps")
+            .join(name)
+            .join("jeus-web-dd.xml");
         let descriptor = std::fs::read_to_string(descriptor).expect("sample descriptor");
         self.context(name, name, &descriptor)
     }

@@ -85,7 +85,10 @@ pub async fn http_status(addr: SocketAddr, path: &str, headers: &[&str]) -> u16 
     }
     request.push_str("\r\n");
     let mut stream = TcpStream::connect(addr).await.expect("connect");
-    stream.write_all(request.as_bytes()).await.expect("write request");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("write request");
     let mut head = vec![0u8; 512];
     let read = tokio::time::timeout(WAIT, stream.read(&mut head))
         .await

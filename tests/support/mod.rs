@@ -51,12 +51,17 @@ fn build_all() {
         let target_dir = profile_dir.parent().expect("target/<profile>");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = Command::new(cargo);
-        build.current_dir(workspace_root()).args(["build", "--quiet"]);
+        build
+            .current_dir(workspace_root())
+            .args(["build", "--quiet"]);
         for package in PACKAGES {
             build.args(["-p", package]);
         }
         build.arg("--target-dir").arg(target_dir);
-        if profile_dir.file_name().is_some_and(|name| name == "release") {
+        if profile_dir
+            .file_name()
+            .is_some_and(|name| name == "release")
+        {
             build.arg("--release");
         }
         let status = build.status().expect("cargo can be started");

@@ -58,8 +58,18 @@ pub(super) struct Parts {
 }
 
 /// Drives one session from its first job (`on_open`) to its `Close` job.
-pub(super) async fn drive<S: AsyncRead + AsyncWrite + Unpin>(conn: Connection<S>, parts: Parts, open: Job) {
-    let Parts { session, core, mailbox, mut commands, admission } = parts;
+pub(super) async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: Connection<S>,
+    parts: Parts,
+    open: Job,
+) {
+    let Parts {
+        session,
+        core,
+        mailbox,
+        mut commands,
+        admission,
+    } = parts;
     let mut link = Link {
         conn,
         batching: false,

@@ -57,7 +57,13 @@ pub(crate) async fn run<S>(
     let conn = Connection::accept(io, limits).await;
     tracing::debug!(context = %core.name, session = session.id, path = %opening.path, peer = %opening.peer, "session opened");
     let open = Job::Open(Box::new(open_info(opening)));
-    let parts = connection::Parts { session, core: Arc::clone(&core), mailbox, commands, admission };
+    let parts = connection::Parts {
+        session,
+        core: Arc::clone(&core),
+        mailbox,
+        commands,
+        admission,
+    };
     connection::drive(conn, parts, open).await;
 }
 
