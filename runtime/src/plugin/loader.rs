@@ -23,12 +23,12 @@ pub enum LoadError {
         source: std::io::Error,
     },
     /// The dynamic loader refused the file.
-    #[error("{file}: cannot load the plugin library: {source}")]
+    #[error("{file}: cannot load the plugin library: {reason}")]
     Open {
         /// The library.
         file: PathBuf,
-        /// Why.
-        source: libloading::Error,
+        /// Why, with the dynamic loader's own words.
+        reason: String,
     },
     /// A required symbol is missing: not a Berth plugin.
     #[error(
@@ -89,13 +89,25 @@ pub fn load(file: &Path, staging_dir: &Path) -> Result<PluginLibrary, LoadError>
     #[allow(unsafe_code)]
     let opened = unsafe { libloading::Library::new(&staged) };
     let _ = std::fs::remove_file(&staged);
-    let library = opened.map_err(|source| LoadError::Open {
+    let library = opened.map_err(|error| LoadError::Open {
         file: file.to_path_buf(),
-        source,
+        reason: error_chain(&error),
     })?;
     // Never unloaded: see the module docs.
     let library: &'static libloading::Library = Box::leak(Box::new(library));
     read_plugin(file, library)
+}
+
+/// An error and its sources, joined (libloading keeps dlerror's text in the source).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn stage(file: &Path, staging_dir: &Path) -> Result<PathBuf, LoadError> {
@@ -139,13 +151,11 @@ fn read_plugin(
     let plugin_abi = AbiVersion::from_raw(version());
     // SAFETY: the entry has no side effects and returns a static table (or null); reading
     // only its frozen prefix is allowed whatever the major.
-    let api =
-        unsafe { abi::read_table(entry(std::ptr::null())) }.ok_or_else(|| LoadError::BadTable {
-            file: file.to_path_buf(),
-            reason: "berth_plugin_entry returned no table".into(),
-        })?;
+    let api = unsafe { abi::read_table(entry(std::ptr::null())) };
     // SAFETY: `sdk_version` points at static UTF-8 in the plugin (frozen field).
-    let sdk_version = unsafe { api.sdk_version.to_string_lossy() };
+    let sdk_version = api
+        .map(|api| unsafe { api.sdk_version.to_string_lossy() })
+        .unwrap_or_default();
     if !AbiVersion::CURRENT.is_compatible_with(plugin_abi) {
         return Err(LoadError::IncompatibleAbi {
             file: file.to_path_buf(),
@@ -159,6 +169,10 @@ fn read_plugin(
             host_sdk: abi::SDK_VERSION,
         });
     }
+    let api = api.ok_or_else(|| LoadError::BadTable {
+        file: file.to_path_buf(),
+        reason: "berth_plugin_entry returned no table".into(),
+    })?;
     if api.create.is_none() {
         return Err(LoadError::BadTable {
             file: file.to_path_buf(),
