@@ -5,7 +5,7 @@
 //! are read past with a warning, and Berth's own extensions sit beside the JEUS elements in
 //! `<websocket>` (and `<context-path>` at the root, where JEUS keeps it). `conf/descriptor.md`
 //! is the reference for administrators and `conf/jeus-web-dd.xsd` the schema; both must
-//! agree with [`SCHEMA`].
+//! agree with its `SCHEMA` table.
 //!
 //! Parsing is pure: text in, [`ContextSettings`] plus every problem out. Errors mean the
 //! context must not be deployed (or, on a redeploy, the running version stays); warnings

@@ -5,7 +5,7 @@
 //! directory when that directory is named `conf` (the layout Berth ships, as Tomcat's
 //! `CATALINA_BASE`), otherwise the file's own directory. Without a file, the working
 //! directory. `conf/server.md` is the reference and `conf/berth-server.xsd` the schema; both
-//! must agree with [`SCHEMA`]. Parsing is pure, like the descriptor's.
+//! must agree with its `SCHEMA` table. Parsing is pure, like the descriptor's.
 
 mod read;
 
