@@ -67,7 +67,13 @@ impl Container {
         let address = listener.local_addr().unwrap_or(config.listen);
         let table: SharedTable = Arc::new(RwLock::new(Arc::new(ContextTable::new(contexts))));
         let (stop, stopped) = watch::channel(false);
-        tokio::spawn(server::serve(listener, Arc::clone(&table), stopped));
+        let trusted: Arc<[ipnet::IpNet]> = config.trusted_proxies.clone().into();
+        tokio::spawn(server::serve(
+            listener,
+            Arc::clone(&table),
+            trusted,
+            stopped,
+        ));
         tracing::info!(addr = %address, "listening");
         Ok(Container {
             table,

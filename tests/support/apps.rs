@@ -50,6 +50,24 @@ impl Apps {
     }
 }
 
+impl Apps {
+    /// Writes `conf/server.xml` in the server home with `inner` as the content of
+    /// `<berth-server>` (admin disabled unless `inner` says otherwise) and returns its path.
+    pub fn server_conf(&self, inner: &str) -> PathBuf {
+        let admin = if inner.contains("<admin>") {
+            ""
+        } else {
+            "<admin><enabled>false</enabled></admin>"
+        };
+        let path = self.home().join("conf").join("server.xml");
+        std::fs::create_dir_all(self.home().join("conf")).expect("conf dir can be created");
+        let xml =
+            format!("<berth-server xmlns=\"urn:berth:server:1\">{admin}{inner}</berth-server>\n");
+        std::fs::write(&path, xml).expect("server.xml can be written");
+        path
+    }
+}
+
 /// A descriptor whose `<websocket>` section holds `inner`.
 pub fn descriptor(inner: &str) -> String {
     format!(

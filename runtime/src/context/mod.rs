@@ -19,6 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::config::descriptor::ContextSettings;
 use crate::deploy::scanner::AppCandidate;
 use crate::executor::{Executor, ExecutorError};
+use crate::http::forwarded::RemoteAddress;
 use crate::http::handshake::Refusal;
 use crate::http::route::{EndpointMatch, EndpointRouter, TemplateError};
 use crate::plugin::{self, EndpointInfo, LoadError, PluginInstance};
@@ -86,6 +87,8 @@ pub(crate) struct OpeningRequest {
     pub(crate) headers: HeaderMap,
     pub(crate) subprotocol: Option<String>,
     pub(crate) peer: SocketAddr,
+    /// The client, after trusted-proxy headers.
+    pub(crate) remote: RemoteAddress,
 }
 
 /// One admitted session slot, released when dropped: when the handshake fails, or when the

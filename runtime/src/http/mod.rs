@@ -4,6 +4,7 @@
 //! chooses the subprotocol, `server` runs the hyper listener and hands upgraded connections
 //! to their context. This module never runs plugin code and never reads frames.
 
+pub(crate) mod forwarded;
 pub(crate) mod handshake;
 pub(crate) mod route;
 pub(crate) mod server;

@@ -17,10 +17,12 @@ use hyper::header::{self, HeaderValue};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use ipnet::IpNet;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
+use super::forwarded::{self, RemoteAddress};
 use super::handshake::{self, Refusal};
 use super::route::ContextTable;
 use crate::context::{Context, OpeningRequest};
@@ -32,6 +34,7 @@ pub(crate) type SharedTable = Arc<RwLock<Arc<ContextTable<Context>>>>;
 pub(crate) async fn serve(
     listener: TcpListener,
     table: SharedTable,
+    trusted_proxies: Arc<[IpNet]>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
@@ -48,10 +51,12 @@ pub(crate) async fn serve(
         };
         let _ = tcp.set_nodelay(true);
         let table = Arc::clone(&table);
+        let trusted = Arc::clone(&trusted_proxies);
         tokio::spawn(async move {
             let service = service_fn(move |request| {
                 let table = current(&table);
-                async move { Ok::<_, Infallible>(respond(request, &table, peer)) }
+                let remote = forwarded::client_address(request.headers(), peer, &trusted);
+                async move { Ok::<_, Infallible>(respond(request, &table, peer, remote)) }
             });
             let connection = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(tcp), service)
@@ -74,8 +79,9 @@ fn respond(
     request: Request<Incoming>,
     table: &ContextTable<Context>,
     peer: SocketAddr,
+    remote: RemoteAddress,
 ) -> Response<Full<Bytes>> {
-    match upgrade(request, table, peer) {
+    match upgrade(request, table, peer, remote) {
         Ok(response) => response,
         Err(refusal) => refusal_response(&refusal),
     }
@@ -85,6 +91,7 @@ fn upgrade(
     mut request: Request<Incoming>,
     table: &ContextTable<Context>,
     peer: SocketAddr,
+    remote: RemoteAddress,
 ) -> Result<Response<Full<Bytes>>, Refusal> {
     let not_found = || Refusal {
         status: StatusCode::NOT_FOUND,
@@ -108,6 +115,7 @@ fn upgrade(
         headers: headers.clone(),
         subprotocol: subprotocol.clone(),
         peer,
+        remote,
     };
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;

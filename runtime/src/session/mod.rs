@@ -92,17 +92,18 @@ fn open_info(opening: OpeningRequest) -> OpenInfo {
     }
 }
 
-/// The JEUS remote-address user properties, from the socket peer.
+/// The JEUS remote-address user properties (SPEC §4): the client after trusted-proxy
+/// headers; no `remotePort` when the client's port is unknown.
 fn remote_properties(opening: &OpeningRequest) -> BTreeMap<String, Bytes> {
-    let json = |text: String| Bytes::from(serde_json::Value::String(text).to_string());
+    let json = |text: &str| Bytes::from(serde_json::Value::from(text).to_string());
+    let remote = &opening.remote;
     let mut properties = BTreeMap::new();
-    let ip = opening.peer.ip().to_string();
-    properties.insert("jeus.websocket.remoteAddr".to_owned(), json(ip.clone()));
-    properties.insert("jeus.websocket.remoteHost".to_owned(), json(ip));
-    if opening.peer.port() > 0 {
+    properties.insert("jeus.websocket.remoteAddr".to_owned(), json(&remote.addr));
+    properties.insert("jeus.websocket.remoteHost".to_owned(), json(&remote.host));
+    if let Some(port) = remote.port {
         properties.insert(
             "jeus.websocket.remotePort".to_owned(),
-            json(opening.peer.port().to_string()),
+            json(&port.to_string()),
         );
     }
     properties
