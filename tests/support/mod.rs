@@ -34,6 +34,7 @@ pub fn profile_dir() -> PathBuf {
 /// Every package the end-to-end tests run: the binary, the sample apps and the fixtures.
 const PACKAGES: &[&str] = &[
     "berth",
+    "berth-tests",
     "berth-app-echo",
     "berth-app-chat",
     "berth-app-presence",
@@ -80,6 +81,12 @@ pub fn berth_binary() -> PathBuf {
 pub fn plugin_library(name: &str) -> PathBuf {
     build_all();
     profile_dir().join(format!("lib{name}.{}", std::env::consts::DLL_EXTENSION))
+}
+
+/// The `hold-client` test binary (a separate client process), built if needed.
+pub fn hold_client_binary() -> PathBuf {
+    build_all();
+    profile_dir().join("hold-client")
 }
 
 /// Runs `berth` with `args` in `dir` and waits for it.

@@ -75,6 +75,38 @@ impl Berth {
         berth
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's resident memory in KiB (from `/proc`).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kib| kib.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Waits until `needle` has been logged `count` times.
+    pub fn wait_for_count(&self, needle: &str, count: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut text = self.log.text.lock().expect("log lock");
+        loop {
+            if text.matches(needle).count() >= count {
+                return true;
+            }
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return false;
+            };
+            text = self.log.grew.wait_timeout(text, left).expect("log lock").0;
+        }
+    }
+
     /// The listener's address.
     pub fn addr(&self) -> SocketAddr {
         self.address

@@ -1,26 +1,60 @@
 //! The WebSocket codec: frames in, frames out, behind one small interface.
 //!
-//! Everything above this module speaks [`Inbound`], [`Outbound`] and [`CodecError`]; only this
-//! module knows which library frames the bytes (today tokio-tungstenite). Replacing the library
-//! (for permessage-deflate, say) must not change anything outside this directory.
+//! Everything above this module speaks [`Inbound`], [`Outbound`] and [`CodecError`]; the
+//! framing is our own, strict RFC 6455 with permessage-deflate (RFC 7692). The parts:
+//! - `frame`: header parsing and encoding, masking (pure);
+//! - `utf8`: UTF-8 validation that fails at the first impossible byte across pieces (pure);
+//! - `deflate`: per-message DEFLATE with lazily allocated state, bounded inflation;
+//! - `negotiate`: the `Sec-WebSocket-Extensions` offer/response (pure, called at the
+//!   handshake by the listener);
+//! - `decoder`: the receiving state machine — fragments, limits, UTF-8, inflation (pure);
+//! - `connection`: the thin async [`Connection`] over any `AsyncRead + AsyncWrite`.
 //!
-//! Buffers are sized explicitly: the library's 128 KiB default read buffer would cost that
-//! much per idle connection. Messages larger than [`CodecLimits::max_message`] fail with
-//! [`CodecError::TooBig`]; per-type limits (text vs binary) are the session's job.
+//! What the peer gets wrong, and what the session sees:
+//! - a protocol violation (unmasked frame, RSV bits without an extension, reserved opcode,
+//!   long or fragmented control frame, continuation out of order, bad close payload or
+//!   code, corrupt compressed data) → [`CodecError::Protocol`] → close 1002;
+//! - invalid UTF-8 in a text message or close reason, found as soon as the bytes arrive,
+//!   even mid-frame → [`CodecError::InvalidUtf8`] → close 1007;
+//! - a text or binary message that will exceed its own limit in [`CodecLimits`] — known
+//!   from a frame header for plain messages, from the running inflated size for compressed
+//!   ones — → [`CodecError::TooBig`] → close 1009, without buffering the message.
+//!
+//! After any of these the connection reads no more frames: further reads are discarded
+//! until the peer closes, so the close frame the session sends can still reach it.
+//!
+//! Control frames: a ping is answered by queuing a pong with the same payload; a close is
+//! answered by queuing a close echoing its code (unless ours went first). Both are written
+//! by the next [`Connection::flush`], which the session calls after `Ping` and `Close`.
+//! Once close frames went both ways (or ours followed a violation), `flush` also shuts
+//! down the write half: the server closes the TCP connection first (RFC 6455 §7.1.1).
+//!
+//! Memory per connection: a read buffer of 512 bytes that grows while reads fill it (up to
+//! 64 KiB) and shrinks back when traffic calms; a write buffer released after each flush
+//! when larger than 4 KiB; deflate state only after the first compressed message in each
+//! direction, freed after every message under `*_no_context_takeover`.
+
+mod connection;
+mod decoder;
+mod deflate;
+mod frame;
+mod negotiate;
+mod utf8;
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
-/// Size limits the codec enforces while reading.
-#[derive(Debug, Clone, Copy)]
+pub(crate) use connection::Connection;
+pub(crate) use deflate::DeflateParams;
+pub(crate) use negotiate::{DeflateConfig, negotiate_deflate};
+
+/// Size limits the codec enforces while reading, per kind of message, after reassembling
+/// fragments and inflating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct CodecLimits {
-    /// Largest message, after reassembling fragments.
-    pub(crate) max_message: usize,
+    /// Largest text message, in bytes of UTF-8.
+    pub(crate) text: usize,
+    /// Largest binary message, in bytes.
+    pub(crate) binary: usize,
 }
 
 /// A frame or message received from the peer.
@@ -34,22 +68,23 @@ pub(crate) enum Inbound {
     Ping(Bytes),
     /// A pong.
     Pong(Bytes),
-    /// The peer's close frame: code and reason, if it sent any.
+    /// The peer's close frame: code and reason, if it sent any (the codec has already
+    /// queued the answering close frame).
     Close(Option<(u16, String)>),
 }
 
 /// A frame to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Outbound {
-    /// A text message; the bytes must be valid UTF-8 (checked when built).
+    /// A text message; the bytes are valid UTF-8 (checked when built).
     Text(Utf8Bytes),
     /// A binary message.
     Binary(Bytes),
-    /// A ping.
+    /// A ping (payloads over 125 bytes are cut).
     Ping(Bytes),
-    /// A pong.
+    /// A pong (payloads over 125 bytes are cut).
     Pong(Bytes),
-    /// A close frame with code and reason.
+    /// A close frame with code and reason (cut to 123 bytes on a character boundary).
     Close(u16, String),
 }
 
@@ -69,90 +104,45 @@ impl Outbound {
     }
 }
 
+/// Bytes known to be valid UTF-8.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Utf8Bytes(Bytes);
+
+impl Utf8Bytes {
+    /// Length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl TryFrom<Bytes> for Utf8Bytes {
+    type Error = std::str::Utf8Error;
+
+    fn try_from(bytes: Bytes) -> Result<Self, Self::Error> {
+        std::str::from_utf8(&bytes)?;
+        Ok(Utf8Bytes(bytes))
+    }
+}
+
+impl From<Utf8Bytes> for Bytes {
+    fn from(text: Utf8Bytes) -> Bytes {
+        text.0
+    }
+}
+
 /// Why reading or writing failed; the session maps each to a close code.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CodecError {
-    /// A message exceeded [`CodecLimits::max_message`] (close 1009).
+    /// A message exceeded its kind's limit in [`CodecLimits`] (close 1009).
     #[error("message too big: {0}")]
     TooBig(String),
     /// The peer broke the protocol (close 1002).
     #[error("protocol error: {0}")]
     Protocol(String),
-    /// A text message was not valid UTF-8 (close 1007).
+    /// A text message or close reason was not valid UTF-8 (close 1007).
     #[error("invalid UTF-8 in a text message")]
     InvalidUtf8,
     /// The connection failed or was closed (reported as 1006).
     #[error("connection lost: {0}")]
     ConnectionLost(String),
-}
-
-/// One server-side WebSocket connection.
-#[derive(Debug)]
-pub(crate) struct Connection<S> {
-    stream: WebSocketStream<S>,
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
-    /// Wraps an upgraded connection whose handshake has been answered.
-    pub(crate) async fn accept(io: S, limits: CodecLimits) -> Self {
-        let config = WebSocketConfig::default()
-            .read_buffer_size(4096)
-            .write_buffer_size(0)
-            .max_write_buffer_size(usize::MAX)
-            .max_message_size(Some(limits.max_message))
-            .max_frame_size(Some(limits.max_message));
-        let stream = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
-        Connection { stream }
-    }
-
-    /// The next message or control frame; `None` once the connection is finished.
-    pub(crate) async fn next(&mut self) -> Option<Result<Inbound, CodecError>> {
-        loop {
-            let message = match self.stream.next().await? {
-                Ok(message) => message,
-                Err(error) => return Some(Err(classify(error))),
-            };
-            let inbound = match message {
-                Message::Text(text) => Inbound::Text(Bytes::from(text)),
-                Message::Binary(data) => Inbound::Binary(data),
-                Message::Ping(data) => Inbound::Ping(data),
-                Message::Pong(data) => Inbound::Pong(data),
-                Message::Close(frame) => {
-                    Inbound::Close(frame.map(|f| (u16::from(f.code), f.reason.as_str().to_owned())))
-                }
-                Message::Frame(_) => continue,
-            };
-            return Some(Ok(inbound));
-        }
-    }
-
-    /// Queues a frame without flushing it.
-    pub(crate) async fn feed(&mut self, frame: Outbound) -> Result<(), CodecError> {
-        let message = match frame {
-            Outbound::Text(text) => Message::Text(text),
-            Outbound::Binary(data) => Message::Binary(data),
-            Outbound::Ping(data) => Message::Ping(data),
-            Outbound::Pong(data) => Message::Pong(data),
-            Outbound::Close(code, reason) => Message::Close(Some(CloseFrame {
-                code: CloseCode::from(code),
-                reason: Utf8Bytes::from(reason),
-            })),
-        };
-        self.stream.feed(message).await.map_err(classify)
-    }
-
-    /// Writes everything queued to the socket.
-    pub(crate) async fn flush(&mut self) -> Result<(), CodecError> {
-        self.stream.flush().await.map_err(classify)
-    }
-}
-
-fn classify(error: WsError) -> CodecError {
-    match error {
-        WsError::Capacity(detail) => CodecError::TooBig(detail.to_string()),
-        WsError::Protocol(detail) => CodecError::Protocol(detail.to_string()),
-        WsError::Utf8(_) => CodecError::InvalidUtf8,
-        WsError::AttackAttempt => CodecError::Protocol("attack attempt".into()),
-        other => CodecError::ConnectionLost(other.to_string()),
-    }
 }

@@ -87,6 +87,8 @@ pub(crate) struct OpeningRequest {
     pub(crate) headers: HeaderMap,
     pub(crate) subprotocol: Option<String>,
     pub(crate) peer: SocketAddr,
+    /// The negotiated permessage-deflate parameters, if any.
+    pub(crate) deflate: Option<crate::codec::DeflateParams>,
     /// The client, after trusted-proxy headers.
     pub(crate) remote: RemoteAddress,
 }
@@ -147,6 +149,7 @@ impl Context {
         let router = EndpointRouter::new(endpoints.iter().map(|e| e.template.as_str()))
             .map_err(|source| DeployError::Template { dir, source })?;
         let _ = core.plugin.set(instance);
+        session::spawn_idle_monitor(&core);
         tracing::info!(
             context = %core.name,
             path = %core.path,

@@ -25,6 +25,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use super::forwarded::{self, RemoteAddress};
 use super::handshake::{self, Refusal};
 use super::route::ContextTable;
+use crate::codec;
 use crate::context::{Context, OpeningRequest};
 
 /// The contexts being served; replaced whole on deploy, redeploy and undeploy.
@@ -108,6 +109,11 @@ fn upgrade(
         context.subprotocols(endpoint.endpoint),
     );
     let admission = context.admit()?;
+    let offers = headers.get_all(header::SEC_WEBSOCKET_EXTENSIONS).iter();
+    let offers: Vec<&str> = offers.filter_map(|v| v.to_str().ok()).collect();
+    let deflate = (context.core.settings.permessage_deflate)
+        .then(|| codec::negotiate_deflate(&offers.join(","), &codec::DeflateConfig::default()))
+        .flatten();
     let opening = OpeningRequest {
         endpoint,
         path,
@@ -116,6 +122,7 @@ fn upgrade(
         subprotocol: subprotocol.clone(),
         peer,
         remote,
+        deflate: deflate.as_ref().map(|(_, params)| *params),
     };
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -126,6 +133,9 @@ fn upgrade(
     answer.insert(header::SEC_WEBSOCKET_ACCEPT, header_value(&accept));
     if let Some(protocol) = &subprotocol {
         answer.insert(header::SEC_WEBSOCKET_PROTOCOL, header_value(protocol));
+    }
+    if let Some((extensions, _)) = &deflate {
+        answer.insert(header::SEC_WEBSOCKET_EXTENSIONS, header_value(extensions));
     }
     let on_upgrade = hyper::upgrade::on(&mut request);
     let context = Arc::clone(context);

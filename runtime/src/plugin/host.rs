@@ -122,7 +122,11 @@ unsafe extern "C" fn send(
         };
         match mode {
             send_mode::BLOCKING => handle.send_blocking(frame, core.settings.send.blocking),
-            send_mode::ASYNC => handle.send_async(frame, Completion::Async(token)),
+            send_mode::ASYNC => handle.send_async(
+                frame,
+                Completion::Async(token),
+                core.settings.send.asynchronous,
+            ),
             _ => Status::INVALID_ARGUMENT,
         }
     })
@@ -143,7 +147,7 @@ unsafe extern "C" fn send_many(
         for id in ids {
             if let Some(handle) = core.sessions.get(*id) {
                 // The payload is shared, not copied: `Bytes` clones are reference counts.
-                let _ = handle.send_async(frame.clone(), Completion::None);
+                handle.send_broadcast(frame.clone());
             }
         }
         Status::OK

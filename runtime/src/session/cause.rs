@@ -11,10 +11,7 @@ use crate::codec::CodecError;
 
 /// Why a session ended (mirrors the SDK's `CloseCause`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(
-    dead_code,
-    reason = "IdleTimeout, PongTimeout, Undeploy and Redeploy come with the idle monitor, keepalive and hot redeploy"
-)]
+#[allow(dead_code, reason = "Undeploy and Redeploy come with hot redeploy")]
 pub(crate) enum Cause {
     /// The peer sent a close frame.
     RemoteClose,

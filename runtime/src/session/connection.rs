@@ -1,11 +1,14 @@
-//! The connection task: one tokio task per session that reads frames, writes frames and
-//! decides how the session ends. It runs no plugin code: callbacks are posted to the
+//! The connection task: one tokio task per session that reads frames, writes frames, pings,
+//! and decides how the session ends. It runs no plugin code: callbacks are posted to the
 //! session's mailbox and run on the context's pool.
 //!
-//! Reading pauses while a job is waiting for room in the mailbox or the pool (TCP
-//! back-pressure); nothing is dropped. Writes are coalesced: every frame already queued is
-//! fed before one flush (bounded by `batching-buffer-size` bytes). Whatever ends the session,
-//! exactly one `Close` job is posted, after every other job of the session.
+//! Reading pauses while a job waits for room in the mailbox or the pool (TCP back-pressure);
+//! nothing is dropped. Writes are coalesced: the frames queued in the outbox are fed together
+//! (up to `batching-buffer-size` bytes) before one flush. A write that outlives the earliest
+//! deadline of the frames queued — or a send that timed out on a plugin thread — drops the
+//! connection (cause send timeout, reported as 1006). Whatever ends the session, exactly one
+//! `Close` job is posted, after every other job of the session; expiry (idle, pong or send
+//! timeout) posts them through the reserved timeout threads.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -14,10 +17,13 @@ use std::time::Duration;
 use endpoint_api::abi::{Status, error_kind};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::Instant;
 
 use super::cause::{ABNORMAL, Cause, NO_STATUS, truncate_reason};
 use super::handle::{Command, Completion, SessionHandle};
 use super::job::Job;
+use super::keepalive::{Keepalive, Tick};
+use super::outbox::Outgoing;
 use crate::codec::{CodecError, Connection, Inbound, Outbound};
 use crate::context::{Admission, ContextCore};
 use crate::executor::{Mailbox, RejectReason};
@@ -42,12 +48,6 @@ enum Ending {
     Violation { cause: Cause, message: String },
 }
 
-struct Link<S> {
-    conn: Connection<S>,
-    batching: bool,
-    batch_limit: usize,
-}
-
 /// What a connection task owns besides the socket.
 pub(super) struct Parts {
     pub(super) session: Arc<SessionHandle>,
@@ -55,6 +55,15 @@ pub(super) struct Parts {
     pub(super) mailbox: Mailbox<Job>,
     pub(super) commands: UnboundedReceiver<Command>,
     pub(super) admission: Admission,
+}
+
+struct Link<S> {
+    conn: Connection<S>,
+    session: Arc<SessionHandle>,
+    batching: bool,
+    batch_limit: usize,
+    unflushed: usize,
+    control_counts: bool,
 }
 
 /// Drives one session from its first job (`on_open`) to its `Close` job.
@@ -70,12 +79,21 @@ pub(super) async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
         mut commands,
         admission,
     } = parts;
+    let settings = &core.settings;
     let mut link = Link {
         conn,
+        session: Arc::clone(&session),
         batching: false,
-        batch_limit: core.settings.batching_buffer_size.max(1),
+        batch_limit: settings.batching_buffer_size.max(1),
+        unflushed: 0,
+        control_counts: settings.idle.counts_control_frames,
     };
+    let mut keepalive = Keepalive::new(
+        settings.keepalive.ping_interval,
+        settings.keepalive.pong_timeout,
+    );
     let mut pending = VecDeque::from([open]);
+    session.touch();
     let ending = loop {
         post_pending(&mailbox, &mut pending);
         tokio::select! {
@@ -84,13 +102,25 @@ pub(super) async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 let Some(command) = command else {
                     break Ending::Server { code: Some(1001), reason: String::new(), cause: Cause::Shutdown };
                 };
-                if let Some(ending) = link.command(command, &mut commands, &mut pending).await {
+                if let Some(ending) = link.command(command, &mut pending).await {
                     break ending;
                 }
             }
-            _ = mailbox.ready(), if !pending.is_empty() => {}
+            // A send timed out; its Close command is already queued for the arm above.
+            () = session.abort.notified() => {}
+            () = session.outbox.arrived() => {
+                if let Some(ending) = link.write_queued(&mut pending).await {
+                    break ending;
+                }
+            }
+            tick = keepalive.next() => {
+                if let Some(ending) = link.keepalive(tick, &mut keepalive).await {
+                    break ending;
+                }
+            }
+            () = mailbox.ready(), if !pending.is_empty() => {}
             inbound = link.conn.next(), if pending.is_empty() => {
-                if let Some(ending) = link.inbound(inbound, &core, &mut pending).await {
+                if let Some(ending) = link.inbound(inbound, &core, &mut keepalive, &mut pending).await {
                     break ending;
                 }
             }
@@ -98,7 +128,9 @@ pub(super) async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     };
     session.mark_closing();
     let (code, reason, cause, error) = link.finish(ending).await;
-    fail_queued_sends(&mut commands, &mut pending);
+    for outgoing in session.outbox.close() {
+        complete(outgoing.done, Status::CLOSED, &mut pending);
+    }
     if let Some((kind, message)) = error {
         pending.push_back(Job::Error { kind, message });
     }
@@ -109,7 +141,11 @@ pub(super) async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     });
     // The connection is gone: its slot is free before `on_close` can run.
     drop(admission);
-    post_all(&mailbox, pending, &core).await;
+    let expiry = matches!(
+        cause,
+        Cause::IdleTimeout | Cause::PongTimeout | Cause::SendTimeout
+    );
+    post_all(&mailbox, pending, &core, expiry).await;
 }
 
 /// Posts queued jobs in order until the mailbox refuses one.
@@ -123,11 +159,21 @@ fn post_pending(mailbox: &Mailbox<Job>, pending: &mut VecDeque<Job>) {
 }
 
 /// Posts every remaining job, waiting for room as needed; the `Close` job must not be lost.
-async fn post_all(mailbox: &Mailbox<Job>, mut pending: VecDeque<Job>, core: &ContextCore) {
-    while let Some(job) = pending.pop_front() {
-        let mut job = job;
+/// Expiry jobs go through the timeout lane, which a saturated pool cannot block.
+async fn post_all(
+    mailbox: &Mailbox<Job>,
+    pending: VecDeque<Job>,
+    core: &ContextCore,
+    expiry: bool,
+) {
+    for mut job in pending {
         loop {
-            match mailbox.try_post(job) {
+            let posted = if expiry {
+                mailbox.post_expiry(job)
+            } else {
+                mailbox.try_post(job)
+            };
+            match posted {
                 Ok(()) => break,
                 Err(rejected) if rejected.reason() == RejectReason::ShutDown => {
                     tracing::warn!(context = %core.name, "pool shut down before a session's last callbacks ran");
@@ -142,15 +188,6 @@ async fn post_all(mailbox: &Mailbox<Job>, mut pending: VecDeque<Job>, core: &Con
     }
 }
 
-fn fail_queued_sends(commands: &mut UnboundedReceiver<Command>, pending: &mut VecDeque<Job>) {
-    commands.close();
-    while let Ok(command) = commands.try_recv() {
-        if let Command::Send { done, .. } = command {
-            complete(done, Status::CLOSED, pending);
-        }
-    }
-}
-
 fn complete(done: Completion, status: Status, pending: &mut VecDeque<Job>) {
     match done {
         Completion::None => {}
@@ -161,11 +198,18 @@ fn complete(done: Completion, status: Status, pending: &mut VecDeque<Job>) {
     }
 }
 
+/// Why a write did not finish.
+enum WriteFailure {
+    TimedOut,
+    Lost(CodecError),
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
     async fn inbound(
         &mut self,
         inbound: Option<Result<Inbound, CodecError>>,
         core: &ContextCore,
+        keepalive: &mut Keepalive,
         pending: &mut VecDeque<Job>,
     ) -> Option<Ending> {
         let limits = core.settings.limits;
@@ -193,106 +237,171 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
                 Some(too_big("binary", data.len(), limits.binary))
             }
             Inbound::Text(data) => {
+                self.session.touch();
                 pending.push_back(Job::Text(data));
                 None
             }
             Inbound::Binary(data) => {
+                self.session.touch();
                 pending.push_back(Job::Binary(data));
                 None
             }
             Inbound::Pong(data) => {
+                keepalive.pong_received();
+                self.control_frame();
                 pending.push_back(Job::Pong(data));
                 None
             }
-            // The codec queued the pong; send it now.
-            Inbound::Ping(_) => self
-                .conn
-                .flush()
-                .await
-                .err()
-                .map(|e| Ending::Lost(e.to_string())),
+            Inbound::Ping(_) => {
+                // The codec queued the pong; send it now.
+                self.control_frame();
+                self.flush()
+                    .await
+                    .err()
+                    .map(|e| Ending::Lost(e.to_string()))
+            }
             Inbound::Close(frame) => {
-                let _ = self.conn.flush().await;
+                let _ = self.flush().await;
                 let (code, reason) = frame.unwrap_or((NO_STATUS, String::new()));
                 Some(Ending::Remote { code, reason })
             }
         }
     }
 
-    async fn command(
-        &mut self,
-        command: Command,
-        commands: &mut UnboundedReceiver<Command>,
-        pending: &mut VecDeque<Job>,
-    ) -> Option<Ending> {
-        let mut next = Some(command);
-        let mut written = Vec::new();
-        let mut bytes = 0;
-        while let Some(command) = next.take() {
-            match command {
-                Command::Send { frame, done } => {
-                    bytes += frame.len();
-                    if let Err(error) = self.conn.feed(frame).await {
-                        complete(done, Status::CLOSED, pending);
-                        return Some(self.write_failed(error, written, pending));
-                    }
-                    written.push(done);
-                    if bytes < self.batch_limit {
-                        next = commands.try_recv().ok();
+    fn control_frame(&self) {
+        if self.control_counts {
+            self.session.touch();
+        }
+    }
+
+    async fn command(&mut self, command: Command, pending: &mut VecDeque<Job>) -> Option<Ending> {
+        match command {
+            Command::Close {
+                code,
+                reason,
+                cause,
+            } => {
+                // Frames queued before the close still go out first (not after a timeout).
+                if code.is_some() {
+                    if let Some(ending) = self.write_queued(pending).await {
+                        return Some(ending);
                     }
                 }
-                Command::Flush => bytes = self.batch_limit,
-                Command::SetBatching(on) => self.batching = on,
-                Command::Close {
+                Some(Ending::Server {
                     code,
                     reason,
                     cause,
-                } => {
-                    self.flush_and_complete(written, pending).await;
-                    return Some(Ending::Server {
-                        code,
-                        reason,
-                        cause,
-                    });
+                })
+            }
+            Command::Flush => self
+                .flush()
+                .await
+                .err()
+                .map(|e| Ending::Lost(e.to_string())),
+            Command::SetBatching(on) => {
+                self.batching = on;
+                if on {
+                    return None;
+                }
+                self.flush()
+                    .await
+                    .err()
+                    .map(|e| Ending::Lost(e.to_string()))
+            }
+        }
+    }
+
+    /// Writes everything queued in the outbox, racing each burst against the earliest
+    /// deadline queued and against a send timeout reported by a plugin thread.
+    async fn write_queued(&mut self, pending: &mut VecDeque<Job>) -> Option<Ending> {
+        let session = Arc::clone(&self.session);
+        loop {
+            let mut burst: Vec<Outgoing> = Vec::new();
+            session.outbox.take(self.batch_limit, &mut burst);
+            if burst.is_empty() {
+                return None;
+            }
+            let deadline = burst
+                .iter()
+                .filter_map(|o| o.deadline)
+                .chain(session.outbox.earliest_deadline())
+                .min();
+            let mut done = Vec::with_capacity(burst.len());
+            let mut frames = Vec::with_capacity(burst.len());
+            for outgoing in burst {
+                done.push(outgoing.done);
+                frames.push(outgoing.frame);
+            }
+            let data = frames
+                .iter()
+                .any(|f| matches!(f, Outbound::Text(_) | Outbound::Binary(_)));
+            let outcome = tokio::select! {
+                biased;
+                () = session.abort.notified() => Err(WriteFailure::TimedOut),
+                () = sleep_until(deadline) => Err(WriteFailure::TimedOut),
+                written = self.write_burst(frames) => written.map_err(WriteFailure::Lost),
+            };
+            match outcome {
+                Ok(()) => {
+                    if data {
+                        session.touch();
+                    }
+                    done.into_iter()
+                        .for_each(|d| complete(d, Status::OK, pending));
+                }
+                Err(failure) => {
+                    let (status, ending) = match failure {
+                        WriteFailure::TimedOut => (
+                            Status::TIMEOUT,
+                            Ending::Server {
+                                code: None,
+                                reason: "a send was not written in time".into(),
+                                cause: Cause::SendTimeout,
+                            },
+                        ),
+                        WriteFailure::Lost(error) => {
+                            (Status::CLOSED, Ending::Lost(error.to_string()))
+                        }
+                    };
+                    done.into_iter().for_each(|d| complete(d, status, pending));
+                    return Some(ending);
                 }
             }
         }
-        if self.batching && bytes < self.batch_limit {
-            // Batched: written to the codec's buffer, flushed by a later flush or send.
-            written
-                .into_iter()
-                .for_each(|done| complete(done, Status::OK, pending));
-            return None;
-        }
-        self.flush_and_complete(written, pending).await
     }
 
-    async fn flush_and_complete(
-        &mut self,
-        written: Vec<Completion>,
-        pending: &mut VecDeque<Job>,
-    ) -> Option<Ending> {
-        match self.conn.flush().await {
-            Ok(()) => {
-                written
-                    .into_iter()
-                    .for_each(|done| complete(done, Status::OK, pending));
+    async fn write_burst(&mut self, frames: Vec<Outbound>) -> Result<(), CodecError> {
+        for frame in frames {
+            self.unflushed += frame.len();
+            self.conn.feed(frame).await?;
+        }
+        if !self.batching || self.unflushed >= self.batch_limit {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), CodecError> {
+        self.unflushed = 0;
+        self.conn.flush().await
+    }
+
+    async fn keepalive(&mut self, tick: Tick, keepalive: &mut Keepalive) -> Option<Ending> {
+        match tick {
+            Tick::Ping(payload) => {
+                let sent = self.conn.feed(Outbound::Ping(payload)).await;
+                if let Err(error) = sent.and(self.flush().await) {
+                    return Some(Ending::Lost(error.to_string()));
+                }
+                keepalive.ping_sent();
                 None
             }
-            Err(error) => Some(self.write_failed(error, written, pending)),
+            Tick::PongLate => Some(Ending::Server {
+                code: None,
+                reason: "no pong within the pong timeout".into(),
+                cause: Cause::PongTimeout,
+            }),
         }
-    }
-
-    fn write_failed(
-        &mut self,
-        error: CodecError,
-        written: Vec<Completion>,
-        pending: &mut VecDeque<Job>,
-    ) -> Ending {
-        written
-            .into_iter()
-            .for_each(|done| complete(done, Status::CLOSED, pending));
-        Ending::Lost(error.to_string())
     }
 
     /// Finishes the close handshake and says what `on_close` reports, plus an error for
@@ -333,18 +442,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
     /// Sends our close frame and waits (briefly) for the peer's.
     async fn close(&mut self, code: u16, reason: &str) {
         let frame = Outbound::Close(code, truncate_reason(reason).to_owned());
-        if self.conn.feed(frame).await.is_err() || self.conn.flush().await.is_err() {
-            return;
-        }
-        let drain = async {
+        let closing = async {
+            self.conn.feed(frame).await?;
+            self.conn.flush().await?;
             while let Some(Ok(inbound)) = self.conn.next().await {
                 if matches!(inbound, Inbound::Close(_)) {
-                    let _ = self.conn.flush().await;
+                    self.conn.flush().await?;
                     break;
                 }
             }
+            Ok::<(), CodecError>(())
         };
-        let _ = tokio::time::timeout(CLOSE_WAIT, drain).await;
+        let _ = tokio::time::timeout(CLOSE_WAIT, closing).await;
+    }
+}
+
+async fn sleep_until(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(Instant::from_std(deadline)).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -1,24 +1,24 @@
 //! The part of a session that other threads reach: host services called by the plugin (from
-//! pool threads or its own), broadcasts, shutdown. It talks to the session's connection task
-//! only through [`Command`]s and a few atomics; it never touches the socket.
+//! pool threads or its own), broadcasts, the idle monitor, shutdown. Frames go through the
+//! session's [`Outbox`]; everything else is a [`Command`] to the connection task. Nothing
+//! here touches the socket.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use endpoint_api::abi::Status;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use super::cause::Cause;
+use super::outbox::{Outbox, Outgoing, Refused};
 use crate::codec::Outbound;
 
-/// What the connection task is asked to do.
+/// What the connection task is asked to do besides sending.
 #[derive(Debug)]
 pub(crate) enum Command {
-    /// Write a frame; report to `done` once written (or failed).
-    Send { frame: Outbound, done: Completion },
     /// Start the closing handshake (or drop the connection when `code` is `None`).
     Close {
         code: Option<u16>,
@@ -27,14 +27,14 @@ pub(crate) enum Command {
     },
     /// Write out batched frames now.
     Flush,
-    /// Coalesce frames until a flush or the batching size (on) or flush each send (off).
+    /// Coalesce frames until a flush or the batching size (on), or flush each burst (off).
     SetBatching(bool),
 }
 
 /// Who waits for a send.
 #[derive(Debug)]
 pub(crate) enum Completion {
-    /// Nobody (broadcasts, pongs).
+    /// Nobody (broadcasts, pings).
     None,
     /// A blocked plugin thread.
     Blocking(crossbeam_channel::Sender<Status>),
@@ -47,11 +47,17 @@ pub(crate) enum Completion {
 pub(crate) struct SessionHandle {
     pub(crate) id: u64,
     pub(crate) endpoint: u32,
+    pub(crate) outbox: Outbox,
     commands: mpsc::UnboundedSender<Command>,
+    /// Wakes the connection task out of a stuck write when a send timed out.
+    pub(crate) abort: Notify,
     closing: AtomicBool,
     properties: Mutex<BTreeMap<String, Bytes>>,
     /// Milliseconds, or `i64::MIN` for "the context's setting".
-    idle_override: std::sync::atomic::AtomicI64,
+    idle_override: AtomicI64,
+    opened: Instant,
+    /// Milliseconds after `opened` of the last data frame in either direction.
+    last_activity: AtomicU64,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -61,15 +67,20 @@ impl SessionHandle {
     pub(crate) fn new(
         endpoint: u32,
         properties: BTreeMap<String, Bytes>,
+        outbox_limit: usize,
     ) -> (Arc<Self>, mpsc::UnboundedReceiver<Command>) {
         let (commands, receiver) = mpsc::unbounded_channel();
         let handle = SessionHandle {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             endpoint,
+            outbox: Outbox::new(outbox_limit),
             commands,
+            abort: Notify::new(),
             closing: AtomicBool::new(false),
             properties: Mutex::new(properties),
-            idle_override: std::sync::atomic::AtomicI64::new(i64::MIN),
+            idle_override: AtomicI64::new(i64::MIN),
+            opened: Instant::now(),
+            last_activity: AtomicU64::new(0),
         };
         (Arc::new(handle), receiver)
     }
@@ -83,39 +94,74 @@ impl SessionHandle {
         self.closing.store(true, Ordering::Release);
     }
 
-    /// Queues a frame without waiting.
-    pub(crate) fn send_async(&self, frame: Outbound, done: Completion) -> Status {
-        if self.is_closing() {
-            return Status::CLOSED;
-        }
-        match self.commands.send(Command::Send { frame, done }) {
+    /// Queues a frame without waiting; the completion reports the outcome later.
+    pub(crate) fn send_async(
+        &self,
+        frame: Outbound,
+        done: Completion,
+        timeout: Option<Duration>,
+    ) -> Status {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        match self.outbox.push(Outgoing {
+            frame,
+            done,
+            deadline,
+        }) {
             Ok(()) => Status::OK,
+            Err((Refused::Full, _)) => Status::QUEUE_FULL,
             Err(_) => Status::CLOSED,
         }
     }
 
-    /// Queues a frame and waits until it is written, up to `timeout` (`None`: no limit).
-    pub(crate) fn send_blocking(&self, frame: Outbound, timeout: Option<Duration>) -> Status {
-        let (done, written) = crossbeam_channel::bounded(1);
-        let queued = self.send_async(frame, Completion::Blocking(done));
-        if !queued.is_ok() {
-            return queued;
+    /// Queues a frame for a broadcast: a recipient whose queue is full is a consumer that
+    /// stopped reading, and is dropped rather than buffered without bound.
+    pub(crate) fn send_broadcast(&self, frame: Outbound) {
+        let outgoing = Outgoing {
+            frame,
+            done: Completion::None,
+            deadline: None,
+        };
+        if let Err((Refused::Full, _)) = self.outbox.push(outgoing) {
+            self.time_out("outgoing queue full: the client does not read");
         }
-        let outcome = match timeout {
-            Some(timeout) => written.recv_timeout(timeout).map_err(|_| ()),
+    }
+
+    /// Queues a frame and waits until it is written, up to `timeout` (`None`: no limit).
+    /// A send that times out drops the connection (reported as 1006, cause send timeout).
+    pub(crate) fn send_blocking(&self, frame: Outbound, timeout: Option<Duration>) -> Status {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let (done, written) = crossbeam_channel::bounded(1);
+        let outgoing = Outgoing {
+            frame,
+            done: Completion::Blocking(done),
+            deadline,
+        };
+        match self.outbox.push_waiting(outgoing) {
+            Ok(()) => {}
+            Err((Refused::TimedOut, _)) => {
+                self.time_out("blocking send timed out waiting for room");
+                return Status::TIMEOUT;
+            }
+            Err(_) => return Status::CLOSED,
+        }
+        let outcome = match deadline {
+            Some(deadline) => written.recv_deadline(deadline).map_err(|_| ()),
             None => written.recv().map_err(|_| ()),
         };
-        match outcome {
-            Ok(status) => status,
-            Err(()) => {
-                self.request(Command::Close {
-                    code: None,
-                    reason: "send timeout".into(),
-                    cause: Cause::SendTimeout,
-                });
-                Status::TIMEOUT
-            }
-        }
+        outcome.unwrap_or_else(|()| {
+            self.time_out("blocking send timed out");
+            Status::TIMEOUT
+        })
+    }
+
+    /// Drops the connection for a send timeout, even if its task is stuck writing.
+    pub(crate) fn time_out(&self, reason: &str) {
+        self.request(Command::Close {
+            code: None,
+            reason: reason.to_owned(),
+            cause: Cause::SendTimeout,
+        });
+        self.abort.notify_one();
     }
 
     /// Asks the connection task to do something; ignored once the task has ended.
@@ -148,9 +194,30 @@ impl SessionHandle {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The idle timeout that applies: the endpoint's override, else the context's.
+    pub(crate) fn idle_timeout(&self, context_default: Option<Duration>) -> Option<Duration> {
+        match self.idle_override.load(Ordering::Relaxed) {
+            i64::MIN => context_default,
+            millis if millis <= 0 => None,
+            millis => Some(Duration::from_millis(millis.unsigned_abs())),
+        }
+    }
+
     pub(crate) fn set_idle_override(&self, millis: i64) {
         self.idle_override
             .store(millis.max(i64::MIN + 1), Ordering::Relaxed);
+    }
+
+    /// Records a data frame in either direction (or a control frame, where they count).
+    pub(crate) fn touch(&self) {
+        let millis = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_activity.store(millis, Ordering::Relaxed);
+    }
+
+    /// How long since the last activity.
+    pub(crate) fn idle_for(&self, now: Instant) -> Duration {
+        let last = self.opened + Duration::from_millis(self.last_activity.load(Ordering::Relaxed));
+        now.saturating_duration_since(last)
     }
 }
 
@@ -158,7 +225,7 @@ impl SessionHandle {
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
     sessions: RwLock<HashMap<u64, Arc<SessionHandle>>>,
-    emptied: tokio::sync::Notify,
+    emptied: Notify,
 }
 
 impl Registry {
@@ -203,7 +270,7 @@ impl Registry {
             .collect()
     }
 
-    /// Every session, for shutdown and undeploy.
+    /// Every session, for the idle monitor, shutdown and undeploy.
     pub(crate) fn all(&self) -> Vec<Arc<SessionHandle>> {
         self.read().values().cloned().collect()
     }

@@ -16,6 +16,9 @@ mod cause;
 mod connection;
 mod handle;
 mod job;
+mod keepalive;
+mod monitor;
+mod outbox;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,6 +28,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 pub(crate) use cause::{Cause, is_sendable, truncate_reason};
 pub(crate) use handle::{Command, Completion, Registry, SessionHandle};
+pub(crate) use monitor::spawn_idle_monitor;
 
 use crate::codec::{CodecLimits, Connection};
 use crate::context::{Admission, ContextCore, OpeningRequest};
@@ -33,6 +37,13 @@ use job::{Job, OpenInfo};
 
 /// Messages one session may have waiting for the pool before its reading pauses.
 const MAILBOX_LIMIT: usize = 64;
+
+/// Bytes of outgoing frames one session may have queued: four batching buffers, at least
+/// 256 KiB. A client that stops reading cannot make the server hold more (a single larger
+/// message is still accepted into an empty queue).
+fn outbox_limit(batching_buffer_size: usize) -> usize {
+    batching_buffer_size.saturating_mul(4).max(256 * 1024)
+}
 
 /// Runs a session on an upgraded connection until it has ended and its `Close` job is posted.
 pub(crate) async fn run<S>(
@@ -44,7 +55,9 @@ pub(crate) async fn run<S>(
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let properties = remote_properties(&opening);
-    let (session, commands) = SessionHandle::new(endpoint_index(&opening), properties);
+    let outbox_limit = outbox_limit(core.settings.batching_buffer_size);
+    let (session, commands) =
+        SessionHandle::new(endpoint_index(&opening), properties, outbox_limit);
     core.sessions.insert(Arc::clone(&session));
     let handler_session = Arc::clone(&session);
     let handler_core = Arc::clone(&core);
@@ -52,9 +65,10 @@ pub(crate) async fn run<S>(
         job::run(job, &handler_session, &handler_core)
     });
     let limits = CodecLimits {
-        max_message: core.settings.limits.text.max(core.settings.limits.binary),
+        text: core.settings.limits.text,
+        binary: core.settings.limits.binary,
     };
-    let conn = Connection::accept(io, limits).await;
+    let conn = Connection::accept(io, limits, opening.deflate).await;
     tracing::debug!(context = %core.name, session = session.id, path = %opening.path, peer = %opening.peer, "session opened");
     let open = Job::Open(Box::new(open_info(opening)));
     let parts = connection::Parts {

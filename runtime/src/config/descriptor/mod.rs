@@ -71,6 +71,7 @@ const WEBSOCKET: &[ElementSpec] = &[
     ElementSpec::value("pong-timeout-in-millis"),
     ElementSpec::value("max-sessions"),
     ElementSpec::value("idle-counts-control-frames"),
+    ElementSpec::value("permessage-deflate"),
 ];
 
 const SERVLET_ONLY: &str =

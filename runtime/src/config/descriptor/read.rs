@@ -47,6 +47,11 @@ pub(super) fn descriptor(root: &Element, diagnostics: &mut Diagnostics<'_>) -> D
         keepalive: keepalive(&mut x, websocket),
         allowed_origins: allowed_origins(&mut x, websocket),
         max_sessions: max_sessions(&mut x, websocket),
+        permessage_deflate: x.boolean_or(
+            websocket,
+            "websocket/permessage-deflate",
+            PERMESSAGE_DEFLATE,
+        ),
     };
     let endpoint_library_at = websocket
         .and_then(|w| w.child("endpoint-library"))

@@ -35,6 +35,8 @@ pub mod defaults {
     pub const PING_INTERVAL_MILLIS: u64 = 25_000;
     /// `pong-timeout-in-millis`.
     pub const PONG_TIMEOUT_MILLIS: u64 = 10_000;
+    /// `permessage-deflate`: on, since browsers offer it.
+    pub const PERMESSAGE_DEFLATE: bool = true;
 }
 
 /// Everything a descriptor configures for one context.
@@ -66,6 +68,8 @@ pub struct ContextSettings {
     pub allowed_origins: Vec<String>,
     /// Most sessions open at once; `None` means no limit.
     pub max_sessions: Option<usize>,
+    /// Whether permessage-deflate (RFC 7692) is negotiated when a client offers it.
+    pub permessage_deflate: bool,
 }
 
 /// Largest accepted messages, after reassembling fragments.
@@ -174,6 +178,7 @@ impl Default for ContextSettings {
             },
             allowed_origins: Vec::new(),
             max_sessions: None,
+            permessage_deflate: PERMESSAGE_DEFLATE,
         }
     }
 }

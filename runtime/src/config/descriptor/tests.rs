@@ -342,6 +342,17 @@ fn booleans_take_values_and_reject_others() {
 }
 
 #[test]
+fn permessage_deflate_is_on_by_default_and_can_be_turned_off() {
+    assert!(settings("").permessage_deflate);
+    assert!(settings("<permessage-deflate>true</permessage-deflate>").permessage_deflate);
+    assert!(!settings("<permessage-deflate>false</permessage-deflate>").permessage_deflate);
+    assert!(
+        errors("<permessage-deflate>gzip</permessage-deflate>")[0]
+            .contains("<permessage-deflate> must be true or false")
+    );
+}
+
+#[test]
 fn init_params_are_collected_and_checked() {
     let s = settings(
         "<init-param><name>a</name><value>1</value></init-param><init-param><name>b</name><value/></init-param>",

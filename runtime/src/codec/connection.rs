@@ -1,0 +1,241 @@
+//! The async side of the codec: one server connection over any `AsyncRead + AsyncWrite`.
+//!
+//! [`Connection::next`] is cancel-safe (the session polls it inside `select!`): its only
+//! await is a read into the buffer, and all decoding state lives in the connection.
+//! [`Connection::feed`] encodes into the write buffer (writing it out once it passes
+//! 64 KiB, and writing large payloads directly instead of copying them);
+//! [`Connection::flush`] writes everything and flushes.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::decoder::Decoder;
+use super::deflate::{DeflateParams, Deflater};
+use super::frame::{self, MAX_CONTROL_PAYLOAD, OpCode};
+use super::{CodecError, CodecLimits, Inbound, Outbound};
+
+/// The read buffer of an idle connection.
+const READ_MIN: usize = 512;
+/// The most one read asks for.
+const READ_MAX: usize = 64 * 1024;
+/// Buffered output beyond this is written out by `feed`.
+const WRITE_HIGH: usize = 64 * 1024;
+/// A write buffer larger than this is released after a flush.
+const WRITE_KEEP: usize = 4 * 1024;
+/// Payloads at least this large are written from their own buffer, not copied.
+const DIRECT_WRITE: usize = 16 * 1024;
+/// The longest close reason that fits a control frame.
+const MAX_CLOSE_REASON: usize = MAX_CONTROL_PAYLOAD - 2;
+
+/// One server-side WebSocket connection.
+#[derive(Debug)]
+pub(crate) struct Connection<S> {
+    io: S,
+    read: BytesMut,
+    /// How much the next read asks for: doubles while reads fill it, falls back after.
+    read_size: usize,
+    write: BytesMut,
+    decoder: Decoder,
+    deflater: Option<Deflater>,
+    close_sent: bool,
+    close_received: bool,
+    /// A fatal decoding error happened: the rest of the input is discarded.
+    failed: bool,
+    /// The peer's end of stream was seen.
+    eof: bool,
+    shut_down: bool,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
+    /// Wraps an upgraded connection whose handshake has been answered, with the
+    /// permessage-deflate parameters negotiated there, if any.
+    pub(crate) async fn accept(io: S, limits: CodecLimits, deflate: Option<DeflateParams>) -> Self {
+        Connection {
+            io,
+            read: BytesMut::new(),
+            read_size: READ_MIN,
+            write: BytesMut::new(),
+            decoder: Decoder::new(limits, deflate.as_ref()),
+            deflater: deflate.as_ref().map(Deflater::new),
+            close_sent: false,
+            close_received: false,
+            failed: false,
+            eof: false,
+            shut_down: false,
+        }
+    }
+
+    /// The next message or control frame; `None` once the connection is finished (after
+    /// the peer's close frame, at the end of the stream, or after a fatal error once the
+    /// peer has closed).
+    pub(crate) async fn next(&mut self) -> Option<Result<Inbound, CodecError>> {
+        loop {
+            if self.close_received || self.eof {
+                return None;
+            }
+            if self.failed {
+                self.read.clear();
+            } else {
+                match self.decoder.decode(&mut self.read) {
+                    Ok(Some(inbound)) => {
+                        self.answer(&inbound);
+                        return Some(Ok(inbound));
+                    }
+                    Ok(None) => {}
+                    Err(error) => {
+                        self.failed = true;
+                        return Some(Err(error));
+                    }
+                }
+            }
+            match self.fill().await {
+                Ok(0) => {
+                    self.eof = true;
+                    if self.failed || (self.read.is_empty() && self.decoder.is_between_messages()) {
+                        return None;
+                    }
+                    let why = "the connection ended inside a frame".to_owned();
+                    return Some(Err(CodecError::ConnectionLost(why)));
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    self.eof = true;
+                    return Some(Err(CodecError::ConnectionLost(error.to_string())));
+                }
+            }
+        }
+    }
+
+    /// Queues a frame without flushing it.
+    pub(crate) async fn feed(&mut self, frame: Outbound) -> Result<(), CodecError> {
+        if self.close_sent {
+            return Err(lost("a close frame was already sent"));
+        }
+        match frame {
+            Outbound::Text(text) => self.feed_data(OpCode::Text, text.into()).await?,
+            Outbound::Binary(data) => self.feed_data(OpCode::Binary, data).await?,
+            Outbound::Ping(data) => self.encode_control(OpCode::Ping, &data),
+            Outbound::Pong(data) => self.encode_control(OpCode::Pong, &data),
+            Outbound::Close(code, reason) => {
+                self.encode_close(Some((code, &reason)));
+            }
+        }
+        if self.write.len() >= WRITE_HIGH {
+            self.write_out().await?;
+        }
+        Ok(())
+    }
+
+    /// Writes everything queued to the socket; once the close handshake is over (or ours
+    /// answered a violation), also shuts down the write half.
+    pub(crate) async fn flush(&mut self) -> Result<(), CodecError> {
+        self.write_out().await?;
+        self.io.flush().await.map_err(|e| lost(e.to_string()))?;
+        if self.close_sent && (self.close_received || self.failed) && !self.shut_down {
+            self.shut_down = true;
+            let _ = self.io.shutdown().await;
+        }
+        Ok(())
+    }
+
+    /// Queues the automatic answer to a ping or a close.
+    fn answer(&mut self, inbound: &Inbound) {
+        match inbound {
+            Inbound::Ping(data) if !self.close_sent => self.encode_control(OpCode::Pong, data),
+            Inbound::Close(frame) => {
+                self.close_received = true;
+                if !self.close_sent {
+                    self.encode_close(frame.as_ref().map(|(code, _)| (*code, "")));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    async fn feed_data(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), CodecError> {
+        let deflater = self.deflater.as_mut().filter(|d| d.wants(payload.len()));
+        let (rsv1, payload) = match deflater {
+            Some(deflater) => {
+                let mut compressed = Vec::new();
+                deflater
+                    .deflate(&payload, &mut compressed)
+                    .map_err(|e| lost(format!("compression failed: {e}")))?;
+                (true, Bytes::from(compressed))
+            }
+            None => (false, payload),
+        };
+        frame::encode_header(&mut self.write, true, rsv1, opcode, payload.len());
+        if payload.len() < DIRECT_WRITE {
+            self.write.put_slice(&payload);
+            return Ok(());
+        }
+        self.write_out().await?;
+        self.io
+            .write_all(&payload)
+            .await
+            .map_err(|e| lost(e.to_string()))
+    }
+
+    fn encode_control(&mut self, opcode: OpCode, payload: &[u8]) {
+        let payload = &payload[..payload.len().min(MAX_CONTROL_PAYLOAD)];
+        frame::encode_header(&mut self.write, true, false, opcode, payload.len());
+        self.write.put_slice(payload);
+    }
+
+    fn encode_close(&mut self, frame: Option<(u16, &str)>) {
+        let mut payload = Vec::with_capacity(MAX_CONTROL_PAYLOAD);
+        if let Some((code, reason)) = frame {
+            payload.extend_from_slice(&code.to_be_bytes());
+            payload.extend_from_slice(cut(reason, MAX_CLOSE_REASON).as_bytes());
+        }
+        self.encode_control(OpCode::Close, &payload);
+        self.close_sent = true;
+    }
+
+    /// Reads once into the buffer, sizing the read by recent traffic.
+    async fn fill(&mut self) -> std::io::Result<usize> {
+        if self.read.is_empty() && self.read.capacity() > self.read_size {
+            // Between bursts: give the large buffer back.
+            self.read = BytesMut::new();
+        }
+        self.read.reserve(self.read_size);
+        let room = self.read.capacity() - self.read.len();
+        let n = self.io.read_buf(&mut self.read).await?;
+        self.read_size = if n == room {
+            (self.read_size * 2).min(READ_MAX)
+        } else if n < self.read_size / 2 {
+            READ_MIN
+        } else {
+            self.read_size
+        };
+        Ok(n)
+    }
+
+    async fn write_out(&mut self) -> Result<(), CodecError> {
+        if !self.write.is_empty() {
+            let result = self.io.write_all(&self.write).await;
+            self.write.clear();
+            result.map_err(|e| lost(e.to_string()))?;
+        }
+        if self.write.capacity() > WRITE_KEEP {
+            self.write = BytesMut::new();
+        }
+        Ok(())
+    }
+}
+
+fn lost(why: impl Into<String>) -> CodecError {
+    CodecError::ConnectionLost(why.into())
+}
+
+/// `text` cut to at most `max` bytes on a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests;

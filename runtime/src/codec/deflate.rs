@@ -1,0 +1,386 @@
+//! permessage-deflate compression (RFC 7692 §7.2): raw DEFLATE per message, each message
+//! ending in an empty sync block whose `00 00 FF FF` tail is stripped on the wire.
+//!
+//! Memory is the point of this file. A compressor with a 32 KiB window costs about 300 KiB
+//! and a decompressor about 40 KiB, so neither exists until the first compressed message in
+//! its direction, and with `*_no_context_takeover` each is dropped after every message.
+//! Inflating writes into the message buffer and stops one byte past the limit, so a deflate
+//! bomb costs at most the limit (close 1009) however small its compressed size.
+
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+
+/// The tail of a sync flush, removed by the sender and added back by the receiver.
+const SYNC_TAIL: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
+
+/// The smallest window zlib builds for raw DEFLATE. A 9-bit compressor never emits a
+/// distance above 250 (its window less the 262-byte lookahead), so it also honours
+/// `server_max_window_bits=8`.
+const MIN_ZLIB_WINDOW_BITS: u8 = 9;
+
+/// Negotiated permessage-deflate parameters, seen from the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DeflateParams {
+    /// The server starts every message with an empty window (and frees its compressor).
+    pub(crate) server_no_context_takeover: bool,
+    /// The client does the same (so the server frees its decompressor after each message).
+    pub(crate) client_no_context_takeover: bool,
+    /// The server's compression window, 8–15.
+    pub(crate) server_max_window_bits: u8,
+    /// The client's compression window, 8–15 (the server's decompressor needs as much).
+    pub(crate) client_max_window_bits: u8,
+    /// zlib compression level, 0–9.
+    pub(crate) level: u32,
+    /// Messages shorter than this are sent uncompressed (RFC 7692 allows either).
+    pub(crate) min_size: usize,
+}
+
+/// Why inflating a message failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum InflateError {
+    /// The inflated message would exceed the limit (close 1009).
+    TooBig,
+    /// The compressed data is not valid DEFLATE (close 1002).
+    Corrupt(String),
+}
+
+/// The server's decompressor for client messages.
+#[derive(Debug)]
+pub(crate) struct Inflater {
+    state: Option<Decompress>,
+    /// The message in progress already held a final block: nothing may follow it.
+    ended: bool,
+    /// The message in progress had compressed bytes (an empty one gets no sync tail).
+    fed: bool,
+    window_bits: u8,
+    no_context_takeover: bool,
+}
+
+impl Inflater {
+    /// A decompressor for messages from a client that uses `params`.
+    pub(crate) fn new(params: &DeflateParams) -> Inflater {
+        Inflater {
+            state: None,
+            ended: false,
+            fed: false,
+            window_bits: params
+                .client_max_window_bits
+                .clamp(MIN_ZLIB_WINDOW_BITS, 15),
+            no_context_takeover: params.client_no_context_takeover,
+        }
+    }
+
+    /// Whether decompression state is allocated (for tests and memory accounting).
+    #[cfg(test)]
+    pub(crate) fn is_allocated(&self) -> bool {
+        self.state.is_some()
+    }
+
+    /// Inflates the next piece of a compressed message onto `out`, failing once `out`
+    /// would grow past `limit`.
+    pub(crate) fn inflate(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<(), InflateError> {
+        if self.ended {
+            return match input.is_empty() {
+                true => Ok(()),
+                false => Err(InflateError::Corrupt("data after the final block".into())),
+            };
+        }
+        if input.is_empty() {
+            return Ok(());
+        }
+        self.fed = true;
+        let window_bits = self.window_bits;
+        let state = self
+            .state
+            .get_or_insert_with(|| Decompress::new_with_window_bits(false, window_bits));
+        let result = inflate_into(state, input, out, limit);
+        if matches!(result, Ok(Status::StreamEnd)) {
+            // A final block ends the DEFLATE stream: the next message starts a new one.
+            self.state = None;
+            self.ended = true;
+        }
+        result.map(drop)
+    }
+
+    /// Ends a message: inflates the stripped sync tail, then drops or keeps the window.
+    pub(crate) fn finish(&mut self, out: &mut Vec<u8>, limit: usize) -> Result<(), InflateError> {
+        if self.fed && !self.ended {
+            self.inflate(&SYNC_TAIL, out, limit)?;
+        }
+        self.ended = false;
+        self.fed = false;
+        if self.no_context_takeover {
+            self.state = None;
+        }
+        Ok(())
+    }
+}
+
+fn inflate_into(
+    state: &mut Decompress,
+    mut input: &[u8],
+    out: &mut Vec<u8>,
+    limit: usize,
+) -> Result<Status, InflateError> {
+    loop {
+        if out.len() == out.capacity() {
+            grow(out, limit)?;
+        }
+        let (in_before, out_before) = (state.total_in(), state.total_out());
+        let status = state
+            .decompress_vec(input, out, FlushDecompress::Sync)
+            .map_err(|e| InflateError::Corrupt(e.to_string()))?;
+        let consumed = usize::try_from(state.total_in() - in_before).unwrap_or(input.len());
+        input = input.get(consumed..).unwrap_or_default();
+        let produced = state.total_out() != out_before;
+        if out.len() > limit {
+            return Err(InflateError::TooBig);
+        }
+        let room_left = out.len() < out.capacity();
+        if status == Status::StreamEnd {
+            return if input.is_empty() {
+                Ok(Status::StreamEnd)
+            } else {
+                Err(InflateError::Corrupt("data after the final block".into()))
+            };
+        }
+        if (input.is_empty() && room_left) || (consumed == 0 && !produced && room_left) {
+            return Ok(status);
+        }
+    }
+}
+
+/// Doubles `out`'s capacity (at least 4 KiB), but never past one byte over `limit`.
+fn grow(out: &mut Vec<u8>, limit: usize) -> Result<(), InflateError> {
+    let cap_limit = limit.saturating_add(1);
+    if out.capacity() >= cap_limit {
+        return Err(InflateError::TooBig);
+    }
+    let target = out.capacity().saturating_mul(2).max(4096).min(cap_limit);
+    out.reserve_exact(target - out.len());
+    Ok(())
+}
+
+/// The server's compressor for its own messages.
+#[derive(Debug)]
+pub(crate) struct Deflater {
+    state: Option<Compress>,
+    window_bits: u8,
+    level: u32,
+    no_context_takeover: bool,
+    min_size: usize,
+}
+
+impl Deflater {
+    /// A compressor that honours `params`.
+    pub(crate) fn new(params: &DeflateParams) -> Deflater {
+        Deflater {
+            state: None,
+            window_bits: params
+                .server_max_window_bits
+                .clamp(MIN_ZLIB_WINDOW_BITS, 15),
+            level: params.level.min(9),
+            no_context_takeover: params.server_no_context_takeover,
+            min_size: params.min_size,
+        }
+    }
+
+    /// Whether compression state is allocated (for tests and memory accounting).
+    #[cfg(test)]
+    pub(crate) fn is_allocated(&self) -> bool {
+        self.state.is_some()
+    }
+
+    /// Whether a message of `len` bytes should be compressed.
+    pub(crate) fn wants(&self, len: usize) -> bool {
+        len >= self.min_size
+    }
+
+    /// Compresses one whole message into `out` (cleared first), without the sync tail.
+    pub(crate) fn deflate(&mut self, payload: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+        let (bits, level) = (self.window_bits, self.level);
+        let state = self.state.get_or_insert_with(|| {
+            Compress::new_with_window_bits(Compression::new(level), false, bits)
+        });
+        out.clear();
+        out.reserve(payload.len() / 2 + 64);
+        let mut input = payload;
+        loop {
+            let before = state.total_in();
+            // Errors mean "no progress possible", which room in `out` rules out.
+            state
+                .compress_vec(input, out, FlushCompress::Sync)
+                .map_err(|e| e.to_string())?;
+            let consumed = usize::try_from(state.total_in() - before).unwrap_or(input.len());
+            input = input.get(consumed..).unwrap_or_default();
+            if input.is_empty() && out.len() < out.capacity() {
+                break;
+            }
+            out.reserve(out.capacity().max(64));
+        }
+        if out.ends_with(&SYNC_TAIL) {
+            out.truncate(out.len() - SYNC_TAIL.len());
+        }
+        if out.is_empty() {
+            // Nothing new to flush: an empty stored block's header stands for the message
+            // (RFC 7692 §7.2.3.6), so the receiver's appended tail completes a valid block.
+            out.push(0x00);
+        }
+        if self.no_context_takeover {
+            self.state = None;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(no_context_takeover: bool, bits: u8) -> DeflateParams {
+        DeflateParams {
+            server_no_context_takeover: no_context_takeover,
+            client_no_context_takeover: no_context_takeover,
+            server_max_window_bits: bits,
+            client_max_window_bits: bits,
+            level: 6,
+            min_size: 0,
+        }
+    }
+
+    /// Compresses with the server's compressor and inflates with the server's decompressor:
+    /// both directions use the same framing.
+    fn round_trip(deflater: &mut Deflater, inflater: &mut Inflater, message: &[u8]) -> usize {
+        let mut wire = Vec::new();
+        deflater.deflate(message, &mut wire).expect("deflate");
+        let mut out = Vec::new();
+        for piece in wire.chunks(7) {
+            inflater
+                .inflate(piece, &mut out, usize::MAX)
+                .expect("inflate");
+        }
+        inflater.finish(&mut out, usize::MAX).expect("finish");
+        assert_eq!(out, message);
+        wire.len()
+    }
+
+    const TEXT: &[u8] =
+        b"permessage-deflate compresses repeated text; repeated text compresses well. ";
+
+    #[test]
+    fn nothing_is_allocated_before_the_first_message() {
+        let p = params(false, 15);
+        assert!(!Deflater::new(&p).is_allocated());
+        assert!(!Inflater::new(&p).is_allocated());
+    }
+
+    #[test]
+    fn context_takeover_shrinks_a_repeated_message_and_keeps_state() {
+        let p = params(false, 15);
+        let (mut deflater, mut inflater) = (Deflater::new(&p), Inflater::new(&p));
+        let first = round_trip(&mut deflater, &mut inflater, TEXT);
+        let second = round_trip(&mut deflater, &mut inflater, TEXT);
+        assert!(second < first / 2, "{second} vs {first}");
+        assert!(deflater.is_allocated() && inflater.is_allocated());
+    }
+
+    #[test]
+    fn no_context_takeover_frees_state_and_repeats_the_same_bytes() {
+        let p = params(true, 15);
+        let (mut deflater, mut inflater) = (Deflater::new(&p), Inflater::new(&p));
+        let first = round_trip(&mut deflater, &mut inflater, TEXT);
+        assert!(!deflater.is_allocated() && !inflater.is_allocated());
+        let second = round_trip(&mut deflater, &mut inflater, TEXT);
+        assert_eq!(first, second);
+    }
+
+    #[test]
+    fn every_window_size_round_trips() {
+        let big: Vec<u8> = (0..200_000u32)
+            .map(|i| (i % 251) as u8 ^ (i / 1000) as u8)
+            .collect();
+        for bits in 8..=15 {
+            let p = params(false, bits);
+            let (mut deflater, mut inflater) = (Deflater::new(&p), Inflater::new(&p));
+            round_trip(&mut deflater, &mut inflater, &big);
+            round_trip(&mut deflater, &mut inflater, b"");
+            round_trip(&mut deflater, &mut inflater, &big[..1000]);
+        }
+    }
+
+    #[test]
+    fn a_deflate_bomb_stops_one_byte_past_the_limit() {
+        let p = params(false, 15);
+        let mut wire = Vec::new();
+        Deflater::new(&p)
+            .deflate(&vec![0u8; 20 << 20], &mut wire)
+            .expect("deflate");
+        assert!(wire.len() < 30_000, "{}", wire.len());
+        let limit = 64 * 1024;
+        let mut inflater = Inflater::new(&p);
+        let mut out = Vec::new();
+        let result = wire
+            .chunks(1024)
+            .try_for_each(|piece| inflater.inflate(piece, &mut out, limit));
+        assert_eq!(result, Err(InflateError::TooBig));
+        assert!(out.capacity() <= limit + 1, "capacity {}", out.capacity());
+    }
+
+    #[test]
+    fn a_message_exactly_at_the_limit_passes() {
+        let p = params(false, 15);
+        let message = vec![b'a'; 10_000];
+        let mut wire = Vec::new();
+        Deflater::new(&p)
+            .deflate(&message, &mut wire)
+            .expect("deflate");
+        let mut inflater = Inflater::new(&p);
+        let mut out = Vec::new();
+        inflater.inflate(&wire, &mut out, 10_000).expect("inflate");
+        inflater.finish(&mut out, 10_000).expect("finish");
+        assert_eq!(out.len(), 10_000);
+    }
+
+    #[test]
+    fn corrupt_data_and_data_after_a_final_block_are_refused() {
+        let p = params(false, 15);
+        let mut out = Vec::new();
+        let corrupt = Inflater::new(&p).inflate(&[0xFF, 0xFF, 0xFF], &mut out, 1000);
+        assert!(
+            matches!(corrupt, Err(InflateError::Corrupt(_))),
+            "{corrupt:?}"
+        );
+        // An empty final stored block, then more bytes.
+        let mut inflater = Inflater::new(&p);
+        let result = inflater.inflate(&[0x01, 0x00, 0x00, 0xFF, 0xFF, 0x00], &mut out, 1000);
+        assert!(
+            matches!(result, Err(InflateError::Corrupt(_))),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn a_final_block_ends_the_message_and_a_new_stream_follows() {
+        let p = params(false, 15);
+        let mut inflater = Inflater::new(&p);
+        let mut out = Vec::new();
+        // "a" in a final fixed-Huffman block, as some clients send it.
+        let mut raw = Compress::new(Compression::new(6), false);
+        let mut wire = Vec::with_capacity(64);
+        raw.compress_vec(b"a", &mut wire, FlushCompress::Finish)
+            .expect("compress");
+        inflater.inflate(&wire, &mut out, 100).expect("inflate");
+        inflater.finish(&mut out, 100).expect("finish");
+        assert_eq!(out, b"a");
+        out.clear();
+        inflater
+            .inflate(&wire, &mut out, 100)
+            .expect("inflate again");
+        inflater.finish(&mut out, 100).expect("finish again");
+        assert_eq!(out, b"a");
+    }
+}

@@ -1,0 +1,99 @@
+//! Server-side keepalive (seed 000): a ping every interval, and a deadline for its pong.
+//!
+//! Mobile networks and proxies drop connections that carry nothing for 30–60 s; a ping every
+//! `ping-interval-in-millis` keeps them alive, and a peer that does not answer within
+//! `pong-timeout-in-millis` has stopped (a frozen process, a dead network): the session is
+//! dropped and reported as 1006 with cause "pong timeout". While a pong is awaited no
+//! further ping is sent. Any pong counts as an answer (browsers may coalesce them).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+
+/// What the keepalive timer asks for.
+#[derive(Debug)]
+pub(crate) enum Tick {
+    /// Send this ping.
+    Ping(Bytes),
+    /// The pong did not come in time.
+    PongLate,
+}
+
+/// One session's keepalive state.
+#[derive(Debug)]
+pub(crate) struct Keepalive {
+    interval: Option<Interval>,
+    pong_timeout: Duration,
+    awaiting: Option<Instant>,
+    sent: u64,
+}
+
+impl Keepalive {
+    /// Pings every `interval` (none when `None`), expecting pongs within `pong_timeout`.
+    pub(crate) fn new(interval: Option<Duration>, pong_timeout: Duration) -> Keepalive {
+        let interval = interval.map(|period| {
+            let mut timer = tokio::time::interval_at(Instant::now() + period, period);
+            timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            timer
+        });
+        Keepalive {
+            interval,
+            pong_timeout,
+            awaiting: None,
+            sent: 0,
+        }
+    }
+
+    /// The next thing to do; pending forever when keepalive is off. Cancel-safe.
+    pub(crate) async fn next(&mut self) -> Tick {
+        let Some(interval) = self.interval.as_mut() else {
+            return std::future::pending().await;
+        };
+        if let Some(deadline) = self.awaiting {
+            tokio::time::sleep_until(deadline).await;
+            return Tick::PongLate;
+        }
+        interval.tick().await;
+        Tick::Ping(Bytes::copy_from_slice(&(self.sent + 1).to_be_bytes()))
+    }
+
+    /// A ping went out: its pong is due within the pong timeout.
+    pub(crate) fn ping_sent(&mut self) {
+        self.sent += 1;
+        self.awaiting = Some(Instant::now() + self.pong_timeout);
+    }
+
+    /// A pong arrived: the peer is alive.
+    pub(crate) fn pong_received(&mut self) {
+        self.awaiting = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn pings_on_the_interval_and_times_out_a_missing_pong() {
+        let mut keepalive =
+            Keepalive::new(Some(Duration::from_millis(200)), Duration::from_millis(100));
+        let started = Instant::now();
+        assert!(matches!(keepalive.next().await, Tick::Ping(_)));
+        assert_eq!(started.elapsed(), Duration::from_millis(200));
+        keepalive.ping_sent();
+        keepalive.pong_received();
+        assert!(matches!(keepalive.next().await, Tick::Ping(_)));
+        assert_eq!(started.elapsed(), Duration::from_millis(400));
+        keepalive.ping_sent();
+        assert!(matches!(keepalive.next().await, Tick::PongLate));
+        assert_eq!(started.elapsed(), Duration::from_millis(500));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn off_means_never() {
+        let mut keepalive = Keepalive::new(None, Duration::from_millis(1));
+        let waited = tokio::time::timeout(Duration::from_secs(3600), keepalive.next()).await;
+        assert!(waited.is_err());
+    }
+}

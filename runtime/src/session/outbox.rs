@@ -1,0 +1,258 @@
+//! A session's outgoing queue: frames waiting for the connection task, bounded in bytes, each
+//! with the instant by which it must be written.
+//!
+//! Producers are plugin threads (sends, broadcasts); the one consumer is the connection task.
+//! The bound keeps a client that stops reading from growing the server's memory: an async
+//! send or a broadcast that does not fit is refused, a blocking send waits for room until its
+//! own deadline. The consumer sees every queued deadline, so a send that cannot be written in
+//! time is detected by a timer even while the socket is stuck — not by the next send.
+
+use std::collections::VecDeque;
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use tokio::sync::Notify;
+
+use super::handle::Completion;
+use crate::codec::Outbound;
+
+/// One queued frame.
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    pub(crate) frame: Outbound,
+    pub(crate) done: Completion,
+    /// Written by then, or the session is dropped (`None`: no limit).
+    pub(crate) deadline: Option<Instant>,
+}
+
+/// Why a frame was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// The queue is at its byte bound.
+    Full,
+    /// The session is closing.
+    Closed,
+    /// A blocking send found no room before its deadline.
+    TimedOut,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    frames: VecDeque<Outgoing>,
+    bytes: usize,
+    closed: bool,
+}
+
+/// The queue.
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    state: Mutex<State>,
+    /// Wakes the connection task when a frame arrives.
+    arrived: Notify,
+    /// Wakes blocked senders when room is made or the session closes.
+    room: Condvar,
+    limit: usize,
+}
+
+impl Outbox {
+    /// A queue holding at most `limit` bytes of payload (a single larger frame is still
+    /// accepted into an empty queue, so any message can be sent).
+    pub(crate) fn new(limit: usize) -> Outbox {
+        Outbox {
+            state: Mutex::new(State::default()),
+            arrived: Notify::new(),
+            room: Condvar::new(),
+            limit,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn fits(&self, state: &State, len: usize) -> bool {
+        state.frames.is_empty() || state.bytes + len <= self.limit
+    }
+
+    /// Queues a frame if it fits now.
+    pub(crate) fn push(&self, outgoing: Outgoing) -> Result<(), (Refused, Outgoing)> {
+        let mut state = self.lock();
+        if state.closed {
+            return Err((Refused::Closed, outgoing));
+        }
+        if !self.fits(&state, outgoing.frame.len()) {
+            return Err((Refused::Full, outgoing));
+        }
+        state.bytes += outgoing.frame.len();
+        state.frames.push_back(outgoing);
+        drop(state);
+        self.arrived.notify_one();
+        Ok(())
+    }
+
+    /// Queues a frame, waiting (on the calling thread) for room until its deadline.
+    pub(crate) fn push_waiting(&self, outgoing: Outgoing) -> Result<(), (Refused, Outgoing)> {
+        let mut state = self.lock();
+        loop {
+            if state.closed {
+                return Err((Refused::Closed, outgoing));
+            }
+            if self.fits(&state, outgoing.frame.len()) {
+                state.bytes += outgoing.frame.len();
+                state.frames.push_back(outgoing);
+                drop(state);
+                self.arrived.notify_one();
+                return Ok(());
+            }
+            state = match outgoing.deadline {
+                None => self
+                    .room
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner),
+                Some(deadline) => {
+                    let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                        return Err((Refused::TimedOut, outgoing));
+                    };
+                    self.room
+                        .wait_timeout(state, left)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+            };
+        }
+    }
+
+    /// Takes queued frames, oldest first, until about `max_bytes` are taken (at least one).
+    pub(crate) fn take(&self, max_bytes: usize, into: &mut Vec<Outgoing>) {
+        let mut state = self.lock();
+        let mut taken = 0;
+        while let Some(front) = state.frames.front() {
+            if taken > 0 && taken + front.frame.len() > max_bytes {
+                break;
+            }
+            let Some(outgoing) = state.frames.pop_front() else {
+                break;
+            };
+            taken += outgoing.frame.len();
+            state.bytes -= outgoing.frame.len();
+            into.push(outgoing);
+        }
+        drop(state);
+        if taken > 0 {
+            self.room.notify_all();
+        }
+    }
+
+    /// The earliest deadline among queued frames.
+    pub(crate) fn earliest_deadline(&self) -> Option<Instant> {
+        self.lock().frames.iter().filter_map(|o| o.deadline).min()
+    }
+
+    /// Resolves when a frame may have arrived.
+    pub(crate) async fn arrived(&self) {
+        self.arrived.notified().await;
+    }
+
+    /// Refuses every later frame and hands back the queued ones (to fail their completions).
+    pub(crate) fn close(&self) -> Vec<Outgoing> {
+        let mut state = self.lock();
+        state.closed = true;
+        state.bytes = 0;
+        let frames = state.frames.drain(..).collect();
+        drop(state);
+        self.room.notify_all();
+        frames
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn frame(len: usize) -> Outgoing {
+        Outgoing {
+            frame: Outbound::Binary(Bytes::from(vec![0u8; len])),
+            done: Completion::None,
+            deadline: None,
+        }
+    }
+
+    #[test]
+    fn the_byte_bound_refuses_but_one_large_frame_always_fits_an_empty_queue() {
+        let outbox = Outbox::new(100);
+        assert!(
+            outbox.push(frame(500)).is_ok(),
+            "an empty queue takes any frame"
+        );
+        assert_eq!(
+            outbox.push(frame(1)).map_err(|(r, _)| r),
+            Err(Refused::Full)
+        );
+        let mut taken = Vec::new();
+        outbox.take(usize::MAX, &mut taken);
+        assert_eq!(taken.len(), 1);
+        assert!(outbox.push(frame(60)).is_ok() && outbox.push(frame(40)).is_ok());
+        assert_eq!(
+            outbox.push(frame(1)).map_err(|(r, _)| r),
+            Err(Refused::Full)
+        );
+    }
+
+    #[test]
+    fn take_stops_near_the_byte_budget_but_takes_at_least_one() {
+        let outbox = Outbox::new(1000);
+        for _ in 0..5 {
+            outbox.push(frame(100)).expect("fits");
+        }
+        let mut taken = Vec::new();
+        outbox.take(250, &mut taken);
+        assert_eq!(taken.len(), 2);
+        taken.clear();
+        outbox.take(10, &mut taken);
+        assert_eq!(taken.len(), 1);
+    }
+
+    #[test]
+    fn a_waiting_sender_gets_room_or_times_out() {
+        let outbox = Arc::new(Outbox::new(10));
+        outbox.push(frame(10)).expect("fits");
+        let mut late = frame(5);
+        late.deadline = Some(Instant::now() + Duration::from_millis(50));
+        assert_eq!(
+            outbox.push_waiting(late).map_err(|(r, _)| r),
+            Err(Refused::TimedOut)
+        );
+
+        let consumer = Arc::clone(&outbox);
+        let (started, wait) = std::sync::mpsc::channel();
+        let waiter = std::thread::spawn(move || {
+            let mut patient = frame(5);
+            patient.deadline = Some(Instant::now() + Duration::from_secs(10));
+            started.send(()).expect("signal");
+            outbox.push_waiting(patient).map_err(|(r, _)| r)
+        });
+        wait.recv().expect("waiter started");
+        let mut taken = Vec::new();
+        consumer.take(usize::MAX, &mut taken);
+        assert_eq!(waiter.join().expect("waiter"), Ok(()));
+    }
+
+    #[test]
+    fn closing_refuses_new_frames_and_returns_queued_ones() {
+        let outbox = Outbox::new(100);
+        let mut timed = frame(1);
+        let deadline = Instant::now() + Duration::from_secs(1);
+        timed.deadline = Some(deadline);
+        outbox.push(timed).expect("fits");
+        assert_eq!(outbox.earliest_deadline(), Some(deadline));
+        assert_eq!(outbox.close().len(), 1);
+        assert_eq!(
+            outbox.push(frame(1)).map_err(|(r, _)| r),
+            Err(Refused::Closed)
+        );
+        assert_eq!(outbox.earliest_deadline(), None);
+    }
+}
