@@ -16,7 +16,7 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use ipnet::IpNet;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -27,6 +27,9 @@ use super::handshake::{self, Refusal};
 use super::route::ContextTable;
 use crate::codec;
 use crate::context::{Context, OpeningRequest};
+
+/// How long a client may take to send its request head.
+const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The contexts being served; replaced whole on deploy, redeploy and undeploy.
 pub(crate) type SharedTable = Arc<RwLock<Arc<ContextTable<Context>>>>;
@@ -60,6 +63,9 @@ pub(crate) async fn serve(
                 async move { Ok::<_, Infallible>(respond(request, &table, peer, remote)) }
             });
             let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                // A peer that never finishes its request head cannot hold a socket forever.
+                .header_read_timeout(HEADER_READ_TIMEOUT)
                 .serve_connection(TokioIo::new(tcp), service)
                 .with_upgrades();
             if let Err(error) = connection.await {
