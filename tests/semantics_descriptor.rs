@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use berth_tests::apps::{Apps, descriptor};
 use berth_tests::client::{WAIT, connect, handshake_status, recv_text, send_text};
-use berth_tests::server::Berth;
 use berth_tests::plugin_library;
+use berth_tests::server::Berth;
 use futures_util::StreamExt;
 
 fn probe(label: &str, inner: &str) -> (Apps, Berth) {

@@ -67,8 +67,13 @@ async fn async_sends_that_cannot_be_written_complete_with_a_timeout_error() {
         .wait_for_log("Timeout", GENEROUS)
         .expect("a completion reported the timeout");
     assert!(completion.contains("probe async"), "{completion}");
-    let line = berth.wait_for_log("probe flood sent=", GENEROUS).expect("the flood ended");
-    assert!(line.contains("result=Closed"), "the dropped session refuses further sends: {line}");
+    let line = berth
+        .wait_for_log("probe flood sent=", GENEROUS)
+        .expect("the flood ended");
+    assert!(
+        line.contains("result=Closed"),
+        "the dropped session refuses further sends: {line}"
+    );
     assert!(
         started.elapsed() >= Duration::from_millis(900),
         "timed out after {:?}",

@@ -15,7 +15,7 @@
 //!   serving host services. The only module with `unsafe`.
 //! - `context`: one deployed web context — plugin instance, endpoint table, pool, sessions.
 //! - `http`: the listener, the opening handshake, routing by context path and template.
-//! - `codec`: frames in and out, behind one interface (today tokio-tungstenite).
+//! - `codec`: frames in and out, behind one interface (our own RFC 6455/7692 codec with permessage-deflate).
 //! - `session`: one connection from `on_open` to exactly one `on_close`.
 //! - [`command`]: the `berth` subcommands as library functions (`main.rs` only parses the
 //!   command line).

@@ -237,8 +237,7 @@ mod tests {
                 "permessage-deflate; client_no_context_takeover; client_max_window_bits",
                 Some("permessage-deflate; client_no_context_takeover"),
             ),
-            // §5.2's example: the first offer is declined (window 8 is fine here), so
-            // it is accepted; with a bad first offer the second one is used.
+            // An unacceptable first offer is declined and the next one accepted.
             (
                 "permessage-deflate; server_max_window_bits=16, permessage-deflate; client_max_window_bits",
                 Some("permessage-deflate"),

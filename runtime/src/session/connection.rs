@@ -26,7 +26,7 @@ use super::keepalive::{Keepalive, Tick};
 use super::outbox::Outgoing;
 use crate::codec::{CodecError, Connection, Inbound, Outbound};
 use crate::context::{Admission, ContextCore};
-use crate::executor::{Mailbox, RejectReason};
+use crate::executor::{Mailbox, MailboxState, RejectReason};
 
 /// How long to wait for the peer's close frame after sending ours.
 const CLOSE_WAIT: Duration = Duration::from_secs(3);
@@ -126,6 +126,9 @@ pub(super) async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
             }
         }
     };
+    if matches!(ending, Ending::Violation { .. }) {
+        link.settle(&mailbox, &mut pending).await;
+    }
     session.mark_closing();
     let (code, reason, cause, error) = link.finish(ending).await;
     for outgoing in session.outbox.close() {
@@ -307,6 +310,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
                     .await
                     .err()
                     .map(|e| Ending::Lost(e.to_string()))
+            }
+        }
+    }
+
+    /// Before failing the connection for a peer's violation, lets the callbacks of the
+    /// messages that arrived before it run and writes what they sent (for at most 1 s), so
+    /// their replies precede the close frame (Autobahn 3.*, 4.*, 5.15).
+    async fn settle(&mut self, mailbox: &Mailbox<Job>, pending: &mut VecDeque<Job>) {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        loop {
+            post_pending(mailbox, pending);
+            let idle = pending.is_empty() && mailbox.state() == MailboxState::Idle;
+            if idle {
+                let _ = self.write_queued(pending).await;
+                return;
+            }
+            tokio::select! {
+                () = self.session.outbox.arrived() => {
+                    if self.write_queued(pending).await.is_some() {
+                        return;
+                    }
+                }
+                // The mailbox has no "idle" signal; a short poll bounded by the deadline.
+                () = tokio::time::sleep(Duration::from_millis(1)) => {}
+                () = tokio::time::sleep_until(deadline) => return,
             }
         }
     }

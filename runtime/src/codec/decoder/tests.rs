@@ -342,3 +342,13 @@ proptest! {
         let _ = decode_in(&mut decoder, &stream, chunk);
     }
 }
+
+#[test]
+fn a_close_may_arrive_between_the_fragments_of_a_message() {
+    let mut stream = frame(false, 0x1, b"half");
+    stream.extend(frame(true, 0x8, &[0x03, 0xE8]));
+    assert_eq!(
+        decode(&stream),
+        vec![Ok(Inbound::Close(Some((1000, String::new()))))]
+    );
+}
