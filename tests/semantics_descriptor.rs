@@ -86,8 +86,8 @@ async fn a_full_queue_refuses_new_handshakes_with_503() {
     let pool = "<websocket-executor><min>1</min><max>1</max><queue-size>1</queue-size></websocket-executor>";
     let (_apps, berth) = probe("queue-size", pool);
     let mut first = connect(&berth.url("/probe/")).await;
-    send_text(&mut first, "sleep:3000").await;
     let mut second = connect(&berth.url("/probe/")).await;
+    send_text(&mut first, "sleep:3000").await;
     send_text(&mut second, "sleep:10").await;
     // One thread busy, one task queued: the queue (size 1) is full.
     let mut refused = false;

@@ -197,8 +197,11 @@ impl Context {
                 reason: "the context is at its session limit",
             });
         }
+        // Saturated: every thread busy and the queue full (a task on its way to an idle
+        // thread is not saturation).
         let metrics = self.core.executor.metrics();
-        if metrics.queue_depth >= self.core.settings.executor.queue_size {
+        let pool = &self.core.settings.executor;
+        if metrics.threads_busy >= pool.max_threads && metrics.queue_depth >= pool.queue_size {
             return Err(Refusal {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 reason: "the context is saturated",

@@ -194,9 +194,7 @@ async fn post_all(
 fn complete(done: Completion, status: Status, pending: &mut VecDeque<Job>) {
     match done {
         Completion::None => {}
-        Completion::Blocking(waiter) => {
-            let _ = waiter.send(status);
-        }
+        Completion::Blocking(waiter) => waiter.complete(status),
         Completion::Async(token) => pending.push_back(Job::SendComplete { token, status }),
     }
 }
@@ -363,11 +361,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
             let data = frames
                 .iter()
                 .any(|f| matches!(f, Outbound::Text(_) | Outbound::Binary(_)));
-            let outcome = tokio::select! {
-                biased;
-                () = session.abort.notified() => Err(WriteFailure::TimedOut),
-                () = sleep_until(deadline) => Err(WriteFailure::TimedOut),
-                written = self.write_burst(frames) => written.map_err(WriteFailure::Lost),
+            let mut write = std::pin::pin!(self.write_burst(frames));
+            // Most bursts are written at once: only a write that would block needs the
+            // deadline timer (arming one per burst costs a timer-driver wake-up each time).
+            let outcome = match futures_util::FutureExt::now_or_never(write.as_mut()) {
+                Some(written) => written.map_err(WriteFailure::Lost),
+                None => tokio::select! {
+                    biased;
+                    () = session.abort.notified() => Err(WriteFailure::TimedOut),
+                    () = sleep_until(deadline) => Err(WriteFailure::TimedOut),
+                    written = write => written.map_err(WriteFailure::Lost),
+                },
             };
             match outcome {
                 Ok(()) => {

@@ -36,8 +36,8 @@ pub(crate) enum Command {
 pub(crate) enum Completion {
     /// Nobody (broadcasts, pings).
     None,
-    /// A blocked plugin thread.
-    Blocking(crossbeam_channel::Sender<Status>),
+    /// A blocked plugin thread, waiting on its reusable slot for this sequence number.
+    Blocking(BlockingWaiter),
     /// An async send: `on_send_complete(token, status)` is posted to the session.
     Async(u64),
 }
@@ -61,6 +61,36 @@ pub(crate) struct SessionHandle {
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Where a plugin thread receives the completions of its blocking sends. One per thread,
+/// reused for every send (a channel per send cost an allocation and its teardown each time);
+/// completions carry a sequence number so a late one from a timed-out send is discarded.
+struct CompletionSlot {
+    sender: crossbeam_channel::Sender<(u64, Status)>,
+    receiver: crossbeam_channel::Receiver<(u64, Status)>,
+    next: std::cell::Cell<u64>,
+}
+
+thread_local! {
+    static COMPLETION_SLOT: CompletionSlot = {
+        let (sender, receiver) = crossbeam_channel::unbounded();
+        CompletionSlot { sender, receiver, next: std::cell::Cell::new(0) }
+    };
+}
+
+/// The completion address of one blocking send.
+#[derive(Debug)]
+pub(crate) struct BlockingWaiter {
+    slot: crossbeam_channel::Sender<(u64, Status)>,
+    sequence: u64,
+}
+
+impl BlockingWaiter {
+    /// Wakes the waiting thread; never blocks (the slot is unbounded).
+    pub(crate) fn complete(self, status: Status) {
+        let _ = self.slot.send((self.sequence, status));
+    }
+}
 
 impl SessionHandle {
     /// A new session with a container-unique id, and the receiver its connection task reads.
@@ -130,10 +160,23 @@ impl SessionHandle {
     /// A send that times out drops the connection (reported as 1006, cause send timeout).
     pub(crate) fn send_blocking(&self, frame: Outbound, timeout: Option<Duration>) -> Status {
         let deadline = timeout.map(|t| Instant::now() + t);
-        let (done, written) = crossbeam_channel::bounded(1);
+        COMPLETION_SLOT.with(|slot| self.send_blocking_with(slot, frame, deadline))
+    }
+
+    fn send_blocking_with(
+        &self,
+        slot: &CompletionSlot,
+        frame: Outbound,
+        deadline: Option<Instant>,
+    ) -> Status {
+        let sequence = slot.next.get().wrapping_add(1);
+        slot.next.set(sequence);
         let outgoing = Outgoing {
             frame,
-            done: Completion::Blocking(done),
+            done: Completion::Blocking(BlockingWaiter {
+                slot: slot.sender.clone(),
+                sequence,
+            }),
             deadline,
         };
         match self.outbox.push_waiting(outgoing) {
@@ -144,14 +187,21 @@ impl SessionHandle {
             }
             Err(_) => return Status::CLOSED,
         }
-        let outcome = match deadline {
-            Some(deadline) => written.recv_deadline(deadline).map_err(|_| ()),
-            None => written.recv().map_err(|_| ()),
-        };
-        outcome.unwrap_or_else(|()| {
-            self.time_out("blocking send timed out");
-            Status::TIMEOUT
-        })
+        loop {
+            let received = match deadline {
+                Some(deadline) => slot.receiver.recv_deadline(deadline).map_err(|_| ()),
+                None => slot.receiver.recv().map_err(|_| ()),
+            };
+            match received {
+                Ok((done, status)) if done == sequence => return status,
+                // A completion of an earlier send of this thread that had timed out.
+                Ok(_) => continue,
+                Err(()) => {
+                    self.time_out("blocking send timed out");
+                    return Status::TIMEOUT;
+                }
+            }
+        }
     }
 
     /// Drops the connection for a send timeout, even if its task is stuck writing.

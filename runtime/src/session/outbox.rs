@@ -83,10 +83,11 @@ impl Outbox {
         if !self.fits(&state, outgoing.frame.len()) {
             return Err((Refused::Full, outgoing));
         }
+        let was_empty = state.frames.is_empty();
         state.bytes += outgoing.frame.len();
         state.frames.push_back(outgoing);
         drop(state);
-        self.arrived.notify_one();
+        self.wake_consumer(was_empty);
         Ok(())
     }
 
@@ -98,10 +99,11 @@ impl Outbox {
                 return Err((Refused::Closed, outgoing));
             }
             if self.fits(&state, outgoing.frame.len()) {
+                let was_empty = state.frames.is_empty();
                 state.bytes += outgoing.frame.len();
                 state.frames.push_back(outgoing);
                 drop(state);
-                self.arrived.notify_one();
+                self.wake_consumer(was_empty);
                 return Ok(());
             }
             state = match outgoing.deadline {
@@ -119,6 +121,14 @@ impl Outbox {
                         .0
                 }
             };
+        }
+    }
+
+    /// The consumer drains the queue until it is empty before it waits again, so only the
+    /// empty → non-empty transition needs a wake-up (one per burst, not one per frame).
+    fn wake_consumer(&self, was_empty: bool) {
+        if was_empty {
+            self.arrived.notify_one();
         }
     }
 
