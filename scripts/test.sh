@@ -26,6 +26,9 @@ scripts/clients.sh
 step "autobahn conformance, all 517 cases (scripts/conformance.sh)"
 scripts/conformance.sh
 
+step "benchmark smoke run: every scenario once, tiny counts (scripts/bench.sh --smoke)"
+scripts/bench.sh --smoke
+
 step "cargo doc (warnings denied)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
