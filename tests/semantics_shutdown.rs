@@ -33,7 +33,11 @@ async fn sigterm_closes_every_session_with_1001_runs_on_close_and_exits_0() {
     assert!(status.success(), "exit status {status:?}");
     let logs = berth.logs();
     assert_eq!(
-        logs.matches("code=1001 cause=Shutdown").count(),
+        logs.lines()
+            .filter(
+                |line| line.contains("probe closed") && line.contains("code=1001 cause=Shutdown")
+            )
+            .count(),
         3,
         "every on_close ran:\n{logs}"
     );

@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 
-use super::cause::{ABNORMAL, Cause, NO_STATUS, truncate_reason};
+use super::cause::{ABNORMAL, Cause, NO_STATUS, cause_of, server_code, truncate_reason};
 use super::handle::{Command, Completion, SessionHandle};
 use super::job::Job;
 use super::keepalive::{Keepalive, Tick};
@@ -222,7 +222,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
             }
             Some(Err(CodecError::ConnectionLost(why))) => return Some(Ending::Lost(why)),
             Some(Err(error)) => {
-                let cause = Cause::of(&error);
+                let cause = cause_of(&error);
                 return Some(Ending::Violation {
                     cause,
                     message: error.to_string(),
@@ -459,7 +459,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
                 (code, reason, cause, None)
             }
             Ending::Violation { cause, message } => {
-                let code = cause.server_code().unwrap_or(1002);
+                let code = server_code(cause).unwrap_or(1002);
                 self.close(code, &message).await;
                 let kind = match cause {
                     Cause::MessageTooBig => error_kind::MESSAGE_TOO_BIG,

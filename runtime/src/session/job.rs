@@ -79,9 +79,10 @@ pub(crate) fn run(job: Job, session: &Arc<SessionHandle>, core: &ContextCore) {
             reason,
             cause,
         } => {
-            let status = plugin.on_close(endpoint, id, code, truncate_reason(&reason), cause.abi());
+            let status =
+                plugin.on_close(endpoint, id, code, truncate_reason(&reason), cause.to_raw());
             core.sessions.remove(id);
-            tracing::debug!(context = %core.name, session = id, code, cause = cause.describe(), "session closed");
+            tracing::debug!(context = %core.name, session = id, code, ?cause, "session closed");
             (status, "on_close")
         }
     };
