@@ -66,44 +66,38 @@ pub async fn settled_rss_kib(
 /// CPU time used so far by every live thread of the process, in nanoseconds (the first
 /// field of each `/proc/<pid>/task/<tid>/schedstat`).
 pub fn cpu_ns(pid: Pid) -> Result<u64, BenchError> {
-    let dir = format!("{}/task", pid.dir());
-    let entries = fs::read_dir(&dir).map_err(|source| BenchError::Proc {
-        path: dir.clone(),
-        source,
-    })?;
-    let mut total = 0;
-    for entry in entries.flatten() {
-        // A thread may exit between listing and reading: skip it.
-        if let Ok(text) = fs::read_to_string(entry.path().join("schedstat")) {
-            total += text
-                .split_whitespace()
-                .next()
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-    }
-    Ok(total)
+    sum_over_threads(pid, "schedstat", |text| {
+        text.split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    })
 }
 
 /// Context switches so far (voluntary and not) of every live thread of the process.
 pub fn context_switches(pid: Pid) -> Result<u64, BenchError> {
+    sum_over_threads(pid, "status", |status| {
+        status
+            .lines()
+            .filter(|l| l.contains("ctxt_switches:"))
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum::<u64>()
+    })
+}
+
+/// Adds up `read(contents of /proc/<pid>/task/<tid>/<file>)` over the live threads.
+fn sum_over_threads(pid: Pid, file: &str, read: impl Fn(&str) -> u64) -> Result<u64, BenchError> {
     let dir = format!("{}/task", pid.dir());
     let entries = fs::read_dir(&dir).map_err(|source| BenchError::Proc {
         path: dir.clone(),
         source,
     })?;
-    let mut total = 0;
-    for entry in entries.flatten() {
-        let Ok(status) = fs::read_to_string(entry.path().join("status")) else {
-            continue;
-        };
-        total += status
-            .lines()
-            .filter(|l| l.contains("ctxt_switches:"))
-            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-            .sum::<u64>();
-    }
-    Ok(total)
+    // A thread may exit between listing and reading: skip it.
+    Ok(entries
+        .flatten()
+        .filter_map(|entry| fs::read_to_string(entry.path().join(file)).ok())
+        .map(|text| read(&text))
+        .sum())
 }
 
 /// What a process used between two readings.
