@@ -64,7 +64,15 @@ pub(crate) fn run(job: Job, session: &Arc<SessionHandle>, core: &ContextCore) {
                 remote_addr: &info.remote_addr,
                 flags: 0,
             };
-            (plugin.on_open(endpoint, id, &args), "on_open")
+            let status = plugin.on_open(endpoint, id, &args);
+            if status == Status::REJECTED {
+                // The endpoint refused the session; it asked for the close itself.
+                if !session.is_closing() {
+                    close_for_failure(session, "the endpoint refused the session");
+                }
+                return;
+            }
+            (status, "on_open")
         }
         Job::Text(data) => (plugin.on_text(endpoint, id, &data), "on_text"),
         Job::Binary(data) => (plugin.on_binary(endpoint, id, &data), "on_binary"),
@@ -79,21 +87,14 @@ pub(crate) fn run(job: Job, session: &Arc<SessionHandle>, core: &ContextCore) {
             reason,
             cause,
         } => {
-            let status =
-                plugin.on_close(endpoint, id, code, truncate_reason(&reason), cause.to_raw());
+            // The last callback: a failure here has no session left to close.
+            let _ = plugin.on_close(endpoint, id, code, truncate_reason(&reason), cause.to_raw());
             core.sessions.remove(id);
             tracing::debug!(context = %core.name, session = id, code, ?cause, "session closed");
-            (status, "on_close")
+            return;
         }
     };
-    if status == Status::REJECTED && callback == "on_open" {
-        // The endpoint refused the session; it asked for the close itself.
-        if !session.is_closing() {
-            close_for_failure(session, "the endpoint refused the session");
-        }
-        return;
-    }
-    if !status.is_ok() && callback != "on_close" {
+    if !status.is_ok() {
         endpoint_failed(session, core, callback, status);
     }
 }
