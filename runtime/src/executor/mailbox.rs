@@ -62,6 +62,8 @@ struct Queue<M> {
     messages: VecDeque<M>,
     /// Posters waiting for room (a session has few producers).
     space_waiters: Vec<Waker>,
+    /// Tasks waiting for every posted message to have been handled.
+    drained_waiters: Vec<Waker>,
 }
 
 impl<M: Send + 'static> Mailbox<M> {
@@ -75,6 +77,7 @@ impl<M: Send + 'static> Mailbox<M> {
             queue: Mutex::new(Queue {
                 messages: VecDeque::new(),
                 space_waiters: Vec::new(),
+                drained_waiters: Vec::new(),
             }),
             handler: Mutex::new(Box::new(handler)),
             limit: limit.max(1),
@@ -146,6 +149,14 @@ impl<M: Send + 'static> Mailbox<M> {
 }
 
 impl<M> Mailbox<M> {
+    /// Resolves once every message posted so far has been handled and no run is scheduled
+    /// or running.
+    pub fn drained(&self) -> MailboxDrained<M> {
+        MailboxDrained {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+
     /// Messages waiting (not counting one being handled).
     pub fn len(&self) -> usize {
         self.inner.lock_queue().messages.len()
@@ -185,7 +196,7 @@ impl<M> Inner<M> {
         let mut queue = self.lock_queue();
         let message = queue.messages.pop_front();
         if message.is_none() {
-            self.go_idle();
+            self.go_idle(queue);
             return None;
         }
         let waiters = std::mem::take(&mut queue.space_waiters);
@@ -198,15 +209,20 @@ impl<M> Inner<M> {
     fn has_more(&self) -> bool {
         let queue = self.lock_queue();
         if queue.messages.is_empty() {
-            self.go_idle();
+            self.go_idle(queue);
             return false;
         }
         true
     }
 
-    fn go_idle(&self) {
+    /// Marks the mailbox idle (with its queue locked and empty) and wakes whoever waits for
+    /// it to drain.
+    fn go_idle(&self, mut queue: MutexGuard<'_, Queue<M>>) {
         self.urgent.store(false, Release);
         self.state.store(IDLE, Release);
+        let waiters = std::mem::take(&mut queue.drained_waiters);
+        drop(queue);
+        waiters.into_iter().for_each(Waker::wake);
     }
 }
 
@@ -297,6 +313,38 @@ impl<M> Future for MailboxReady<M> {
             .pool
             .get_or_insert_with(|| Ready::new(Arc::clone(&inner.lanes.main)));
         Pin::new(pool).poll(cx)
+    }
+}
+
+/// Resolves when the mailbox is idle and empty. Returned by [`Mailbox::drained`].
+#[must_use = "futures do nothing unless polled"]
+pub struct MailboxDrained<M> {
+    inner: Arc<Inner<M>>,
+}
+
+impl<M> Future for MailboxDrained<M> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut queue = self.inner.lock_queue();
+        if queue.messages.is_empty() && self.inner.state.load(Acquire) == IDLE {
+            return Poll::Ready(());
+        }
+        // Going idle happens under the queue lock, so this registration cannot miss it.
+        if !queue
+            .drained_waiters
+            .iter()
+            .any(|w| w.will_wake(cx.waker()))
+        {
+            queue.drained_waiters.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+}
+
+impl<M> fmt::Debug for MailboxDrained<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MailboxDrained").finish_non_exhaustive()
     }
 }
 

@@ -109,7 +109,7 @@ mod worker;
 mod tests;
 
 pub use error::{ExecutorError, RejectReason, Rejected};
-pub use mailbox::{BURST, Mailbox, MailboxReady, MailboxState};
+pub use mailbox::{BURST, Mailbox, MailboxDrained, MailboxReady, MailboxState};
 pub use pool::{Executor, PoolMetrics};
 pub use waiters::Ready;
 

@@ -26,7 +26,7 @@ use super::keepalive::{Keepalive, Tick};
 use super::outbox::Outgoing;
 use crate::codec::{CodecError, Connection, Inbound, Outbound};
 use crate::context::{Admission, ContextCore};
-use crate::executor::{Mailbox, MailboxState, RejectReason};
+use crate::executor::{Mailbox, RejectReason};
 
 /// How long to wait for the peer's close frame after sending ours.
 const CLOSE_WAIT: Duration = Duration::from_secs(3);
@@ -317,22 +317,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
     /// their replies precede the close frame (Autobahn 3.*, 4.*, 5.15).
     async fn settle(&mut self, mailbox: &Mailbox<Job>, pending: &mut VecDeque<Job>) {
         let deadline = Instant::now() + Duration::from_secs(1);
+        let session = Arc::clone(&self.session);
         loop {
             post_pending(mailbox, pending);
-            let idle = pending.is_empty() && mailbox.state() == MailboxState::Idle;
-            if idle {
-                let _ = self.write_queued(pending).await;
-                return;
-            }
             tokio::select! {
-                () = self.session.outbox.arrived() => {
+                biased;
+                () = tokio::time::sleep_until(deadline) => return,
+                () = session.outbox.arrived() => {
                     if self.write_queued(pending).await.is_some() {
                         return;
                     }
                 }
-                // The mailbox has no "idle" signal; a short poll bounded by the deadline.
-                () = tokio::time::sleep(Duration::from_millis(1)) => {}
-                () = tokio::time::sleep_until(deadline) => return,
+                () = mailbox.ready(), if !pending.is_empty() => {}
+                () = mailbox.drained(), if pending.is_empty() => {
+                    let _ = self.write_queued(pending).await;
+                    return;
+                }
             }
         }
     }

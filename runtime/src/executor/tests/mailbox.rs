@@ -270,3 +270,32 @@ fn a_panicking_handler_does_not_wedge_the_session() {
     assert_eq!(rx.recv_timeout(EVENT), Ok(4));
     pool.shutdown(EVENT).expect("joins");
 }
+
+#[test]
+fn drained_resolves_once_every_posted_message_was_handled() {
+    let pool = executor(1, 1, 8, 0);
+    let (gate_tx, gate_rx) = crossbeam_channel::bounded::<()>(0);
+    let handled = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&handled);
+    let mailbox = Mailbox::new(&pool, 8, move |_: u32| {
+        let _ = gate_rx.recv();
+        counter.fetch_add(1, SeqCst);
+    });
+    block_on(mailbox.drained());
+    post(&mailbox, 1);
+    post(&mailbox, 2);
+    let (wakes, waker, woken) = counting_waker();
+    let mut drained = mailbox.drained();
+    assert!(
+        poll_once(&mut drained, &waker).is_pending(),
+        "two messages are still waiting"
+    );
+    gate_tx.send(()).expect("first message handled");
+    gate_tx.send(()).expect("second message handled");
+    woken
+        .recv_timeout(EVENT)
+        .expect("going idle wakes the waiter");
+    assert_eq!(poll_once(&mut drained, &waker), Poll::Ready(()));
+    assert_eq!(handled.load(SeqCst), 2);
+    assert!(wakes.count.load(SeqCst) >= 1);
+}
