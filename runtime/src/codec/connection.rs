@@ -119,6 +119,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             Outbound::Close(code, reason) => {
                 self.encode_close(Some((code, &reason)));
             }
+            Outbound::Encoded(bytes) => self.feed_encoded(bytes).await?,
         }
         if self.write.len() >= WRITE_HIGH {
             self.write_out().await?;
@@ -174,6 +175,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             .write_all(&payload)
             .await
             .map_err(|e| lost(e.to_string()))
+    }
+
+    async fn feed_encoded(&mut self, bytes: Bytes) -> Result<(), CodecError> {
+        if bytes.len() < DIRECT_WRITE {
+            self.write.put_slice(&bytes);
+            return Ok(());
+        }
+        self.write_out().await?;
+        self.io
+            .write_all(&bytes)
+            .await
+            .map_err(|e| lost(e.to_string()))
+    }
+
+    /// Whether encoded bytes wait in the write buffer for a flush.
+    pub(crate) fn has_buffered(&self) -> bool {
+        !self.write.is_empty()
     }
 
     fn encode_control(&mut self, opcode: OpCode, payload: &[u8]) {

@@ -86,6 +86,9 @@ pub(crate) enum Outbound {
     Pong(Bytes),
     /// A close frame with code and reason (cut to 123 bytes on a character boundary).
     Close(u16, String),
+    /// Bytes of data frames already encoded (a broadcast's frame, shared by every recipient,
+    /// or what a direct write left over), written as they are.
+    Encoded(Bytes),
 }
 
 impl Outbound {
@@ -98,10 +101,50 @@ impl Outbound {
     pub(crate) fn len(&self) -> usize {
         match self {
             Outbound::Text(text) => text.len(),
-            Outbound::Binary(data) | Outbound::Ping(data) | Outbound::Pong(data) => data.len(),
+            Outbound::Binary(data)
+            | Outbound::Ping(data)
+            | Outbound::Pong(data)
+            | Outbound::Encoded(data) => data.len(),
             Outbound::Close(_, reason) => reason.len() + 2,
         }
     }
+}
+
+/// The encoded header of a whole, unmasked, uncompressed data frame, built on the stack so
+/// the payload can be written from where it lies.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DataHeader {
+    bytes: [u8; 10],
+    len: usize,
+}
+
+impl DataHeader {
+    /// The header of a text (`text`) or binary frame carrying `payload_len` bytes.
+    pub(crate) fn new(text: bool, payload_len: usize) -> DataHeader {
+        let opcode = if text {
+            frame::OpCode::Text
+        } else {
+            frame::OpCode::Binary
+        };
+        let mut bytes = [0u8; 10];
+        let mut out = &mut bytes[..];
+        frame::encode_header(&mut out, true, false, opcode, payload_len);
+        let len = 10 - out.len();
+        DataHeader { bytes, len }
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// A whole data frame (header and payload) in one buffer: what a broadcast shares.
+pub(crate) fn encode_data_frame(text: bool, payload: &[u8]) -> Bytes {
+    let header = DataHeader::new(text, payload.len());
+    let mut frame = Vec::with_capacity(header.as_bytes().len() + payload.len());
+    frame.extend_from_slice(header.as_bytes());
+    frame.extend_from_slice(payload);
+    Bytes::from(frame)
 }
 
 /// Bytes known to be valid UTF-8.
@@ -121,6 +164,12 @@ impl TryFrom<Bytes> for Utf8Bytes {
     fn try_from(bytes: Bytes) -> Result<Self, Self::Error> {
         std::str::from_utf8(&bytes)?;
         Ok(Utf8Bytes(bytes))
+    }
+}
+
+impl From<&str> for Utf8Bytes {
+    fn from(text: &str) -> Self {
+        Utf8Bytes(Bytes::copy_from_slice(text.as_bytes()))
     }
 }
 

@@ -214,11 +214,12 @@ impl Context {
     pub(crate) async fn start_session<S>(
         self: Arc<Self>,
         io: S,
+        socket: Option<Arc<crate::session::SharedSocket>>,
         opening: OpeningRequest,
         admission: Admission,
     ) where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        session::run(io, Arc::clone(&self.core), opening, admission).await;
+        session::run(io, socket, Arc::clone(&self.core), opening, admission).await;
     }
 }

@@ -18,7 +18,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use ipnet::IpNet;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
@@ -27,6 +27,7 @@ use super::handshake::{self, Refusal};
 use super::route::ContextTable;
 use crate::codec;
 use crate::context::{Context, OpeningRequest};
+use crate::session::{SharedSocket, SocketIo};
 
 /// How long a client may take to send its request head.
 const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -147,11 +148,22 @@ fn upgrade(
     let context = Arc::clone(context);
     tokio::spawn(async move {
         match on_upgrade.await {
-            Ok(upgraded) => {
-                context
-                    .start_session(TokioIo::new(upgraded), opening, admission)
-                    .await
-            }
+            // The TCP socket itself, so that plugin threads can write to it (see
+            // `session::socket`); hyper always hands back the stream it was given.
+            Ok(upgraded) => match upgraded.downcast::<TokioIo<TcpStream>>() {
+                Ok(parts) => {
+                    let socket = SharedSocket::new(parts.io.into_inner());
+                    let io = SocketIo::new(Arc::clone(&socket), &parts.read_buf);
+                    context
+                        .start_session(io, Some(socket), opening, admission)
+                        .await
+                }
+                Err(upgraded) => {
+                    context
+                        .start_session(TokioIo::new(upgraded), None, opening, admission)
+                        .await
+                }
+            },
             Err(error) => tracing::debug!(%error, "upgrade failed after 101"),
         }
     });

@@ -16,9 +16,11 @@ use endpoint_api::abi::{
     message_kind, send_mode,
 };
 
-use crate::codec::Outbound;
+use crate::codec::{self, Outbound};
 use crate::context::ContextCore;
-use crate::session::{Cause, Command, Completion, SessionHandle, is_sendable, truncate_reason};
+use crate::session::{
+    Cause, Command, Completion, Payload, SessionHandle, is_sendable, truncate_reason,
+};
 
 static HOST_VERSION: &str = concat!("berth ", env!("CARGO_PKG_VERSION"));
 
@@ -117,19 +119,41 @@ unsafe extern "C" fn send(
     token: u64,
 ) -> Status {
     with_session(ctx, session, |core, handle| {
-        let Some(frame) = frame(kind, data) else {
-            return Status::INVALID_ARGUMENT;
-        };
-        match mode {
-            send_mode::BLOCKING => handle.send_blocking(frame, core.settings.send.blocking),
-            send_mode::ASYNC => handle.send_async(
-                frame,
-                Completion::Async(token),
-                core.settings.send.asynchronous,
-            ),
-            _ => Status::INVALID_ARGUMENT,
+        let timeout = core.settings.send.blocking;
+        match (mode, kind) {
+            // The common sends borrow the plugin's bytes: a direct write copies nothing.
+            (send_mode::BLOCKING, message_kind::TEXT) => match lent_str(data) {
+                Some(text) => handle.send_blocking_lent(Payload::Text(text), timeout),
+                None => Status::INVALID_ARGUMENT,
+            },
+            (send_mode::BLOCKING, message_kind::BINARY) => {
+                handle.send_blocking_lent(Payload::Binary(lent(data)), timeout)
+            }
+            _ => send_copied(core, handle, kind, data, mode, token),
         }
     })
+}
+
+fn send_copied(
+    core: &ContextCore,
+    handle: &SessionHandle,
+    kind: u32,
+    data: AbiBytes,
+    mode: u32,
+    token: u64,
+) -> Status {
+    let Some(frame) = frame(kind, data) else {
+        return Status::INVALID_ARGUMENT;
+    };
+    match mode {
+        send_mode::BLOCKING => handle.send_blocking(frame, core.settings.send.blocking),
+        send_mode::ASYNC => handle.send_async(
+            frame,
+            Completion::Async(token),
+            core.settings.send.asynchronous,
+        ),
+        _ => Status::INVALID_ARGUMENT,
+    }
 }
 
 unsafe extern "C" fn send_many(
@@ -142,12 +166,22 @@ unsafe extern "C" fn send_many(
         let Some(frame) = frame(kind, data) else {
             return Status::INVALID_ARGUMENT;
         };
+        // Data frames are encoded once; every recipient shares the bytes (`Bytes` clones
+        // are reference counts). Sessions with permessage-deflate compress their own copy.
+        let encoded = match kind {
+            message_kind::TEXT => Some(codec::encode_data_frame(true, lent(data))),
+            message_kind::BINARY => Some(codec::encode_data_frame(false, lent(data))),
+            _ => None,
+        };
         // SAFETY: the ids are lent for the duration of the call.
         let ids = unsafe { sessions.as_slice() };
         for id in ids {
-            if let Some(handle) = core.sessions.get(*id) {
-                // The payload is shared, not copied: `Bytes` clones are reference counts.
-                handle.send_broadcast(frame.clone());
+            let Some(handle) = core.sessions.get(*id) else {
+                continue;
+            };
+            match &encoded {
+                Some(encoded) if handle.socket.is_some() => handle.send_broadcast_encoded(encoded),
+                _ => handle.send_broadcast(frame.clone()),
             }
         }
         Status::OK
@@ -241,6 +275,8 @@ unsafe extern "C" fn set_idle_timeout(ctx: HostCtx, session: u64, millis: i64) -
 
 unsafe extern "C" fn set_batching(ctx: HostCtx, session: u64, enabled: u32) -> Status {
     with_session(ctx, session, |_, handle| {
+        // At once for this thread's next send, which must not be written directly.
+        handle.outbox.set_batching(enabled != 0);
         handle.request(Command::SetBatching(enabled != 0));
         Status::OK
     })

@@ -64,6 +64,8 @@ struct Link<S> {
     batch_limit: usize,
     unflushed: usize,
     control_counts: bool,
+    /// The task holds the socket: plugin threads queue their frames instead of writing.
+    claimed: bool,
 }
 
 /// Drives one session from its first job (`on_open`) to its `Close` job.
@@ -87,6 +89,7 @@ pub(super) async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
         batch_limit: settings.batching_buffer_size.max(1),
         unflushed: 0,
         control_counts: settings.idle.counts_control_frames,
+        claimed: false,
     };
     let mut keepalive = Keepalive::new(
         settings.keepalive.ping_interval,
@@ -96,6 +99,7 @@ pub(super) async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     session.touch();
     let ending = loop {
         post_pending(&mailbox, &mut pending);
+        link.release();
         tokio::select! {
             biased;
             command = commands.recv() => {
@@ -341,6 +345,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
     /// deadline queued and against a send timeout reported by a plugin thread.
     async fn write_queued(&mut self, pending: &mut VecDeque<Job>) -> Option<Ending> {
         let session = Arc::clone(&self.session);
+        // Before taking frames: once they are out of the queue, a plugin thread must not
+        // write a later frame ahead of them.
+        self.claim().await;
         loop {
             let mut burst: Vec<Outgoing> = Vec::new();
             session.outbox.take(self.batch_limit, &mut burst);
@@ -358,9 +365,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
                 done.push(outgoing.done);
                 frames.push(outgoing.frame);
             }
-            let data = frames
-                .iter()
-                .any(|f| matches!(f, Outbound::Text(_) | Outbound::Binary(_)));
+            let data = frames.iter().any(|f| {
+                matches!(
+                    f,
+                    Outbound::Text(_) | Outbound::Binary(_) | Outbound::Encoded(_)
+                )
+            });
             let mut write = std::pin::pin!(self.write_burst(frames));
             // Most bursts are written at once: only a write that would block needs the
             // deadline timer (arming one per burst costs a timer-driver wake-up each time).
@@ -414,13 +424,36 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
     }
 
     async fn flush(&mut self) -> Result<(), CodecError> {
+        self.claim().await;
         self.unflushed = 0;
         self.conn.flush().await
+    }
+
+    /// Takes the socket from the plugin threads (waiting out a direct write in progress)
+    /// before any write of the task's own.
+    async fn claim(&mut self) {
+        if !self.claimed {
+            self.session.outbox.claim_for_task().await;
+            self.claimed = true;
+        }
+    }
+
+    /// Hands the socket back for direct writes when the task has nothing of its own to
+    /// write: nothing buffered, no batching, nothing queued.
+    fn release(&mut self) {
+        if self.claimed
+            && !self.batching
+            && !self.conn.has_buffered()
+            && self.session.outbox.release_task()
+        {
+            self.claimed = false;
+        }
     }
 
     async fn keepalive(&mut self, tick: Tick, keepalive: &mut Keepalive) -> Option<Ending> {
         match tick {
             Tick::Ping(payload) => {
+                self.claim().await;
                 let sent = self.conn.feed(Outbound::Ping(payload)).await;
                 if let Err(error) = sent.and(self.flush().await) {
                     return Some(Ending::Lost(error.to_string()));
@@ -474,6 +507,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
     /// Sends our close frame and waits (briefly) for the peer's.
     async fn close(&mut self, code: u16, reason: &str) {
         let frame = Outbound::Close(code, truncate_reason(reason).to_owned());
+        self.claim().await;
         let closing = async {
             self.conn.feed(frame).await?;
             self.conn.flush().await?;

@@ -1,7 +1,7 @@
 //! The part of a session that other threads reach: host services called by the plugin (from
 //! pool threads or its own), broadcasts, the idle monitor, shutdown. Frames go through the
-//! session's [`Outbox`]; everything else is a [`Command`] to the connection task. Nothing
-//! here touches the socket.
+//! session's [`Outbox`] — or straight to the socket when it is free (`direct`); everything
+//! else is a [`Command`] to the connection task.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -14,6 +14,7 @@ use tokio::sync::{Notify, mpsc};
 
 use super::cause::Cause;
 use super::outbox::{Outbox, Outgoing, Refused};
+use super::socket::SharedSocket;
 use crate::codec::Outbound;
 
 /// What the connection task is asked to do besides sending.
@@ -48,6 +49,9 @@ pub(crate) struct SessionHandle {
     pub(crate) id: u64,
     pub(crate) endpoint: u32,
     pub(crate) outbox: Outbox,
+    /// The socket, for direct writes; `None` when frames must pass the connection task
+    /// (permessage-deflate: the compressor is the task's).
+    pub(crate) socket: Option<Arc<SharedSocket>>,
     commands: mpsc::UnboundedSender<Command>,
     /// Wakes the connection task out of a stuck write when a send timed out.
     pub(crate) abort: Notify,
@@ -65,14 +69,14 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// Where a plugin thread receives the completions of its blocking sends. One per thread,
 /// reused for every send (a channel per send cost an allocation and its teardown each time);
 /// completions carry a sequence number so a late one from a timed-out send is discarded.
-struct CompletionSlot {
+pub(super) struct CompletionSlot {
     sender: crossbeam_channel::Sender<(u64, Status)>,
     receiver: crossbeam_channel::Receiver<(u64, Status)>,
     next: std::cell::Cell<u64>,
 }
 
 thread_local! {
-    static COMPLETION_SLOT: CompletionSlot = {
+    pub(super) static COMPLETION_SLOT: CompletionSlot = {
         let (sender, receiver) = crossbeam_channel::unbounded();
         CompletionSlot { sender, receiver, next: std::cell::Cell::new(0) }
     };
@@ -83,6 +87,19 @@ thread_local! {
 pub(crate) struct BlockingWaiter {
     slot: crossbeam_channel::Sender<(u64, Status)>,
     sequence: u64,
+}
+
+impl CompletionSlot {
+    /// The completion of this thread's next blocking send, and its sequence number.
+    pub(super) fn waiter(&self) -> (Completion, u64) {
+        let sequence = self.next.get().wrapping_add(1);
+        self.next.set(sequence);
+        let waiter = BlockingWaiter {
+            slot: self.sender.clone(),
+            sequence,
+        };
+        (Completion::Blocking(waiter), sequence)
+    }
 }
 
 impl BlockingWaiter {
@@ -98,12 +115,14 @@ impl SessionHandle {
         endpoint: u32,
         properties: BTreeMap<String, Bytes>,
         outbox_limit: usize,
+        socket: Option<Arc<SharedSocket>>,
     ) -> (Arc<Self>, mpsc::UnboundedReceiver<Command>) {
         let (commands, receiver) = mpsc::unbounded_channel();
         let handle = SessionHandle {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             endpoint,
             outbox: Outbox::new(outbox_limit),
+            socket,
             commands,
             abort: Notify::new(),
             closing: AtomicBool::new(false),
@@ -169,24 +188,29 @@ impl SessionHandle {
         frame: Outbound,
         deadline: Option<Instant>,
     ) -> Status {
-        let sequence = slot.next.get().wrapping_add(1);
-        slot.next.set(sequence);
+        let (done, sequence) = slot.waiter();
         let outgoing = Outgoing {
             frame,
-            done: Completion::Blocking(BlockingWaiter {
-                slot: slot.sender.clone(),
-                sequence,
-            }),
+            done,
             deadline,
         };
         match self.outbox.push_waiting(outgoing) {
-            Ok(()) => {}
+            Ok(()) => self.wait_written(slot, sequence, deadline),
             Err((Refused::TimedOut, _)) => {
                 self.time_out("blocking send timed out waiting for room");
-                return Status::TIMEOUT;
+                Status::TIMEOUT
             }
-            Err(_) => return Status::CLOSED,
+            Err(_) => Status::CLOSED,
         }
+    }
+
+    /// Waits on this thread's slot for the completion of send `sequence`.
+    pub(super) fn wait_written(
+        &self,
+        slot: &CompletionSlot,
+        sequence: u64,
+        deadline: Option<Instant>,
+    ) -> Status {
         loop {
             let received = match deadline {
                 Some(deadline) => slot.receiver.recv_deadline(deadline).map_err(|_| ()),

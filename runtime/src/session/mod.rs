@@ -14,11 +14,13 @@
 
 mod cause;
 mod connection;
+mod direct;
 mod handle;
 mod job;
 mod keepalive;
 mod monitor;
 mod outbox;
+mod socket;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -27,8 +29,10 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 pub(crate) use cause::{Cause, is_sendable, truncate_reason};
+pub(crate) use direct::Payload;
 pub(crate) use handle::{Command, Completion, Registry, SessionHandle};
 pub(crate) use monitor::spawn_idle_monitor;
+pub(crate) use socket::{SharedSocket, SocketIo};
 
 use crate::codec::{CodecLimits, Connection};
 use crate::context::{Admission, ContextCore, OpeningRequest};
@@ -46,8 +50,10 @@ fn outbox_limit(batching_buffer_size: usize) -> usize {
 }
 
 /// Runs a session on an upgraded connection until it has ended and its `Close` job is posted.
+/// `socket` is the TCP socket under `io`, when there is one, for direct writes.
 pub(crate) async fn run<S>(
     io: S,
+    socket: Option<Arc<SharedSocket>>,
     core: Arc<ContextCore>,
     opening: OpeningRequest,
     admission: Admission,
@@ -56,8 +62,10 @@ pub(crate) async fn run<S>(
 {
     let properties = remote_properties(&opening);
     let outbox_limit = outbox_limit(core.settings.batching_buffer_size);
+    // With permessage-deflate every data frame passes the task's compressor.
+    let socket = socket.filter(|_| opening.deflate.is_none());
     let (session, commands) =
-        SessionHandle::new(endpoint_index(&opening), properties, outbox_limit);
+        SessionHandle::new(endpoint_index(&opening), properties, outbox_limit, socket);
     core.sessions.insert(Arc::clone(&session));
     let handler_session = Arc::clone(&session);
     let handler_core = Arc::clone(&core);

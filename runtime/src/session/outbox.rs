@@ -6,6 +6,13 @@
 //! send or a broadcast that does not fit is refused, a blocking send waits for room until its
 //! own deadline. The consumer sees every queued deadline, so a send that cannot be written in
 //! time is detected by a timer even while the socket is stuck — not by the next send.
+//!
+//! The outbox also decides who may write to the socket. Normally that is the connection task;
+//! a plugin thread may write a frame itself (a *direct* write) only while nothing is queued,
+//! the task holds no claim on the socket and batching is off, so frames never overtake one
+//! another and never interleave on the wire. The task claims the socket before any write of
+//! its own (waiting out a direct write in progress, which never blocks) and gives it back
+//! when it has nothing buffered.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
@@ -41,6 +48,12 @@ struct State {
     frames: VecDeque<Outgoing>,
     bytes: usize,
     closed: bool,
+    /// The connection task claimed the socket: plugin threads queue.
+    task_writing: bool,
+    /// A plugin thread is writing a frame to the socket.
+    direct_writing: bool,
+    /// The endpoint asked for batching: every frame goes through the task, which coalesces.
+    batching: bool,
 }
 
 /// The queue.
@@ -51,6 +64,8 @@ pub(crate) struct Outbox {
     arrived: Notify,
     /// Wakes blocked senders when room is made or the session closes.
     room: Condvar,
+    /// Wakes the connection task waiting for a direct write to end.
+    direct_done: Notify,
     limit: usize,
 }
 
@@ -62,6 +77,7 @@ impl Outbox {
             state: Mutex::new(State::default()),
             arrived: Notify::new(),
             room: Condvar::new(),
+            direct_done: Notify::new(),
             limit,
         }
     }
@@ -161,6 +177,78 @@ impl Outbox {
     /// Resolves when a frame may have arrived.
     pub(crate) async fn arrived(&self) {
         self.arrived.notified().await;
+    }
+
+    /// Claims the socket for a direct write by the calling thread, if it is free: nothing
+    /// queued, the task not writing, batching off, the session open. A `true` must be
+    /// followed by [`Outbox::end_direct`].
+    pub(crate) fn claim_direct(&self) -> bool {
+        let mut state = self.lock();
+        let free = !(state.closed
+            || state.task_writing
+            || state.direct_writing
+            || state.batching
+            || !state.frames.is_empty());
+        state.direct_writing = free;
+        free
+    }
+
+    /// Ends a direct write. What the socket did not take (`rest`) is queued ahead of
+    /// everything, for the task to finish; it comes back if the session closed meanwhile.
+    pub(crate) fn end_direct(&self, rest: Option<Outgoing>) -> Result<(), Outgoing> {
+        let mut state = self.lock();
+        state.direct_writing = false;
+        let task_waits = state.task_writing;
+        let mut outcome = Ok(());
+        let mut queued = false;
+        if let Some(rest) = rest {
+            if state.closed {
+                outcome = Err(rest);
+            } else {
+                state.bytes += rest.frame.len();
+                state.frames.push_front(rest);
+                queued = true;
+            }
+        }
+        drop(state);
+        if task_waits {
+            self.direct_done.notify_one();
+        }
+        if queued {
+            self.arrived.notify_one();
+        }
+        outcome
+    }
+
+    /// Claims the socket for the connection task, waiting for a direct write in progress.
+    pub(crate) async fn claim_for_task(&self) {
+        loop {
+            {
+                let mut state = self.lock();
+                state.task_writing = true;
+                if !state.direct_writing {
+                    return;
+                }
+            }
+            self.direct_done.notified().await;
+        }
+    }
+
+    /// Gives the socket back for direct writes; `false` (keeping the claim) while frames
+    /// are queued.
+    pub(crate) fn release_task(&self) -> bool {
+        let mut state = self.lock();
+        if state.frames.is_empty() {
+            state.task_writing = false;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Turns batching on (frames only through the task) or off, effective at once.
+    pub(crate) fn set_batching(&self, on: bool) {
+        self.lock().batching = on;
     }
 
     /// Refuses every later frame and hands back the queued ones (to fail their completions).
