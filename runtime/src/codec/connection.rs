@@ -6,6 +6,9 @@
 //! 64 KiB, and writing large payloads directly instead of copying them);
 //! [`Connection::flush`] writes everything and flushes.
 
+use std::io;
+use std::task::{Context, Poll};
+
 use bytes::{BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -14,7 +17,7 @@ use super::deflate::{DeflateParams, Deflater};
 use super::frame::{self, MAX_CONTROL_PAYLOAD, OpCode};
 use super::{CodecError, CodecLimits, Inbound, Outbound};
 
-/// The read buffer of an idle connection.
+/// The smallest read.
 const READ_MIN: usize = 512;
 /// The most one read asks for.
 const READ_MAX: usize = 64 * 1024;
@@ -27,16 +30,32 @@ const DIRECT_WRITE: usize = 16 * 1024;
 /// The longest close reason that fits a control frame.
 const MAX_CLOSE_REASON: usize = MAX_CONTROL_PAYLOAD - 2;
 
+/// What a connection runs over: a byte stream that can say when it has bytes to read, so
+/// that a connection waiting between messages holds no read buffer.
+pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin {
+    /// Ready once a read would find bytes, the end of the stream or an error. The default
+    /// is always ready (the buffer is then held while the read waits).
+    fn poll_read_ready(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+impl Transport for tokio::io::DuplexStream {}
+
 /// One server-side WebSocket connection.
 #[derive(Debug)]
 pub(crate) struct Connection<S> {
     io: S,
+    /// Received bytes not yet decoded; released whenever it is empty (between messages).
     read: BytesMut,
-    /// How much the next read asks for: doubles while reads fill it, falls back after.
+    /// How much the next read asks for: doubles while reads fill it, halves while they
+    /// use less than a quarter of it.
     read_size: usize,
     write: BytesMut,
     decoder: Decoder,
-    deflater: Option<Deflater>,
+    /// Boxed: most sessions have none.
+    deflater: Option<Box<Deflater>>,
     close_sent: bool,
     close_received: bool,
     /// A fatal decoding error happened: the rest of the input is discarded.
@@ -46,17 +65,19 @@ pub(crate) struct Connection<S> {
     shut_down: bool,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
+impl<S: Transport> Connection<S> {
     /// Wraps an upgraded connection whose handshake has been answered, with the
     /// permessage-deflate parameters negotiated there, if any.
-    pub(crate) async fn accept(io: S, limits: CodecLimits, deflate: Option<DeflateParams>) -> Self {
+    pub(crate) fn accept(io: S, limits: CodecLimits, deflate: Option<DeflateParams>) -> Self {
         Connection {
             io,
             read: BytesMut::new(),
             read_size: READ_MIN,
             write: BytesMut::new(),
             decoder: Decoder::new(limits, deflate.as_ref()),
-            deflater: deflate.as_ref().map(Deflater::new),
+            deflater: deflate
+                .as_ref()
+                .map(|params| Box::new(Deflater::new(params))),
             close_sent: false,
             close_received: false,
             failed: false,
@@ -210,23 +231,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.close_sent = true;
     }
 
-    /// Reads once into the buffer, sizing the read by recent traffic.
-    async fn fill(&mut self) -> std::io::Result<usize> {
-        if self.read.is_empty() && self.read.capacity() > self.read_size {
-            // Between bursts: give the large buffer back.
+    /// Reads once into the buffer, sizing the read by recent traffic. Between messages the
+    /// buffer is dropped before waiting: an idle connection holds no read memory.
+    async fn fill(&mut self) -> io::Result<usize> {
+        if self.read.is_empty() {
             self.read = BytesMut::new();
+            std::future::poll_fn(|cx| self.io.poll_read_ready(cx)).await?;
         }
         self.read.reserve(self.read_size);
         let room = self.read.capacity() - self.read.len();
         let n = self.io.read_buf(&mut self.read).await?;
-        self.read_size = if n == room {
-            (self.read_size * 2).min(READ_MAX)
-        } else if n < self.read_size / 2 {
-            READ_MIN
-        } else {
-            self.read_size
-        };
+        self.read_size = next_read_size(self.read_size, room, n);
         Ok(n)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn read_capacity(&self) -> usize {
+        self.read.capacity()
     }
 
     async fn write_out(&mut self) -> Result<(), CodecError> {
@@ -239,6 +260,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             self.write = BytesMut::new();
         }
         Ok(())
+    }
+}
+
+/// The size of the read after one that had `room` and got `n` bytes asked for `size`.
+fn next_read_size(size: usize, room: usize, n: usize) -> usize {
+    if n >= room {
+        (size * 2).min(READ_MAX)
+    } else if n < size / 4 {
+        (size / 2).max(READ_MIN)
+    } else {
+        size
     }
 }
 

@@ -19,8 +19,8 @@ use super::{CodecError, CodecLimits, Inbound};
 #[derive(Debug)]
 pub(crate) struct Decoder {
     limits: CodecLimits,
-    /// Present when permessage-deflate was negotiated (its state is allocated lazily).
-    inflater: Option<Inflater>,
+    /// Present when permessage-deflate was negotiated (boxed: most sessions have none).
+    inflater: Option<Box<Inflater>>,
     /// The data frame whose payload is arriving.
     frame: Option<FrameProgress>,
     /// The data message being reassembled.
@@ -49,7 +49,7 @@ impl Decoder {
     pub(crate) fn new(limits: CodecLimits, deflate: Option<&DeflateParams>) -> Decoder {
         Decoder {
             limits,
-            inflater: deflate.map(Inflater::new),
+            inflater: deflate.map(|params| Box::new(Inflater::new(params))),
             frame: None,
             message: None,
         }

@@ -29,8 +29,9 @@
 //! Once close frames went both ways (or ours followed a violation), `flush` also shuts
 //! down the write half: the server closes the TCP connection first (RFC 6455 §7.1.1).
 //!
-//! Memory per connection: a read buffer of 512 bytes that grows while reads fill it (up to
-//! 64 KiB) and shrinks back when traffic calms; a write buffer released after each flush
+//! Memory per connection: no read buffer while waiting between messages (when the transport
+//! reports readiness); reads of 512 bytes that double while they fill the buffer (up to
+//! 64 KiB) and halve while traffic is small; a write buffer released after each flush
 //! when larger than 4 KiB; deflate state only after the first compressed message in each
 //! direction, freed after every message under `*_no_context_takeover`.
 
@@ -43,7 +44,7 @@ mod utf8;
 
 use bytes::Bytes;
 
-pub(crate) use connection::Connection;
+pub(crate) use connection::{Connection, Transport};
 pub(crate) use deflate::DeflateParams;
 pub(crate) use negotiate::{DeflateConfig, negotiate_deflate};
 

@@ -14,7 +14,6 @@ use std::sync::{Arc, OnceLock};
 
 use hyper::StatusCode;
 use hyper::header::HeaderMap;
-use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::config::descriptor::ContextSettings;
 use crate::deploy::scanner::AppCandidate;
@@ -210,16 +209,17 @@ impl Context {
         Ok(admission)
     }
 
-    /// Runs a session on an upgraded connection until it ends.
-    pub(crate) async fn start_session<S>(
-        self: Arc<Self>,
+    /// Opens a session on an upgraded connection; the future runs it until it ends.
+    pub(crate) fn start_session<S>(
+        &self,
         io: S,
         socket: Option<Arc<crate::session::SharedSocket>>,
         opening: OpeningRequest,
         admission: Admission,
-    ) where
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    ) -> impl Future<Output = ()> + Send + 'static
+    where
+        S: crate::codec::Transport + Send + 'static,
     {
-        session::run(io, socket, Arc::clone(&self.core), opening, admission).await;
+        session::start(io, socket, Arc::clone(&self.core), opening, admission)
     }
 }

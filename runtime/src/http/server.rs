@@ -146,6 +146,9 @@ fn upgrade(
     }
     let on_upgrade = hyper::upgrade::on(&mut request);
     let context = Arc::clone(context);
+    // The session runs in a task of its own, spawned once the upgrade is through: its
+    // future then carries none of this task's handshake data (an idle session's memory is
+    // mostly that future).
     tokio::spawn(async move {
         match on_upgrade.await {
             // The TCP socket itself, so that plugin threads can write to it (see
@@ -153,15 +156,14 @@ fn upgrade(
             Ok(upgraded) => match upgraded.downcast::<TokioIo<TcpStream>>() {
                 Ok(parts) => {
                     let socket = SharedSocket::new(parts.io.into_inner());
+                    // Copied out, so that hyper's read buffer (which `read_buf` slices) is
+                    // freed with this task.
                     let io = SocketIo::new(Arc::clone(&socket), &parts.read_buf);
-                    context
-                        .start_session(io, Some(socket), opening, admission)
-                        .await
+                    tokio::spawn(context.start_session(io, Some(socket), opening, admission));
                 }
                 Err(upgraded) => {
-                    context
-                        .start_session(TokioIo::new(upgraded), None, opening, admission)
-                        .await
+                    let io = TokioIo::new(upgraded);
+                    tokio::spawn(context.start_session(io, None, opening, admission));
                 }
             },
             Err(error) => tracing::debug!(%error, "upgrade failed after 101"),

@@ -15,8 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use endpoint_api::abi::{Status, error_kind};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 
 use super::cause::{ABNORMAL, Cause, NO_STATUS, cause_of, server_code, truncate_reason};
@@ -24,7 +22,7 @@ use super::handle::{Command, Completion, SessionHandle};
 use super::job::Job;
 use super::keepalive::{Keepalive, Tick};
 use super::outbox::Outgoing;
-use crate::codec::{CodecError, Connection, Inbound, Outbound};
+use crate::codec::{CodecError, Connection, Inbound, Outbound, Transport};
 use crate::context::{Admission, ContextCore};
 use crate::executor::{Mailbox, RejectReason};
 
@@ -53,7 +51,6 @@ pub(super) struct Parts {
     pub(super) session: Arc<SessionHandle>,
     pub(super) core: Arc<ContextCore>,
     pub(super) mailbox: Mailbox<Job>,
-    pub(super) commands: UnboundedReceiver<Command>,
     pub(super) admission: Admission,
 }
 
@@ -69,16 +66,11 @@ struct Link<S> {
 }
 
 /// Drives one session from its first job (`on_open`) to its `Close` job.
-pub(super) async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
-    conn: Connection<S>,
-    parts: Parts,
-    open: Job,
-) {
+pub(super) async fn drive<S: Transport>(conn: Connection<S>, parts: Parts, open: Job) {
     let Parts {
         session,
         core,
         mailbox,
-        mut commands,
         admission,
     } = parts;
     let settings = &core.settings;
@@ -102,23 +94,14 @@ pub(super) async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
         link.release();
         tokio::select! {
             biased;
-            command = commands.recv() => {
-                let Some(command) = command else {
-                    break Ending::Server { code: Some(1001), reason: String::new(), cause: Cause::Shutdown };
-                };
-                if let Some(ending) = link.command(command, &mut pending).await {
-                    break ending;
-                }
-            }
-            // A send timed out; its Close command is already queued for the arm above.
-            () = session.abort.notified() => {}
+            // Frames and commands share one wake-up (one waiter less in every idle task).
             () = session.outbox.arrived() => {
-                if let Some(ending) = link.write_queued(&mut pending).await {
+                if let Some(ending) = link.woken(&mut pending).await {
                     break ending;
                 }
             }
             tick = keepalive.next() => {
-                if let Some(ending) = link.keepalive(tick, &mut keepalive).await {
+                if let Some(ending) = Box::pin(link.keepalive(tick, &mut keepalive)).await {
                     break ending;
                 }
             }
@@ -131,10 +114,10 @@ pub(super) async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
         }
     };
     if matches!(ending, Ending::Violation { .. }) {
-        link.settle(&mailbox, &mut pending).await;
+        Box::pin(link.settle(&mailbox, &mut pending)).await;
     }
     session.mark_closing();
-    let (code, reason, cause, error) = link.finish(ending).await;
+    let (code, reason, cause, error) = Box::pin(link.finish(ending)).await;
     for outgoing in session.outbox.close() {
         complete(outgoing.done, Status::CLOSED, &mut pending);
     }
@@ -152,7 +135,7 @@ pub(super) async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
         cause,
         Cause::IdleTimeout | Cause::PongTimeout | Cause::SendTimeout
     );
-    post_all(&mailbox, pending, &core, expiry).await;
+    Box::pin(post_all(&mailbox, pending, &core, expiry)).await;
 }
 
 /// Posts queued jobs in order until the mailbox refuses one.
@@ -209,7 +192,7 @@ enum WriteFailure {
     Lost(CodecError),
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
+impl<S: Transport> Link<S> {
     async fn inbound(
         &mut self,
         inbound: Option<Result<Inbound, CodecError>>,
@@ -258,19 +241,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Link<S> {
                 None
             }
             Inbound::Ping(_) => {
-                // The codec queued the pong; send it now.
+                // The codec queued the pong; send it now (boxed: a rare, large future that
+                // would otherwise enlarge every idle session's task).
                 self.control_frame();
-                self.flush()
+                Box::pin(self.flush())
                     .await
                     .err()
                     .map(|e| Ending::Lost(e.to_string()))
             }
             Inbound::Close(frame) => {
-                let _ = self.flush().await;
+                let _ = Box::pin(self.flush()).await;
                 let (code, reason) = frame.unwrap_or((NO_STATUS, String::new()));
                 Some(Ending::Remote { code, reason })
             }
         }
+    }
+
+    /// Serves a wake-up: every command queued, in order, then every frame queued.
+    async fn woken(&mut self, pending: &mut VecDeque<Job>) -> Option<Ending> {
+        while let Some(command) = self.session.take_command() {
+            if let Some(ending) = Box::pin(self.command(command, pending)).await {
+                return Some(ending);
+            }
+        }
+        if self.session.outbox.has_frames() {
+            return Box::pin(self.write_queued(pending)).await;
+        }
+        None
     }
 
     fn control_frame(&self) {

@@ -3,17 +3,18 @@
 //! session's [`Outbox`] — or straight to the socket when it is free (`direct`); everything
 //! else is a [`Command`] to the connection task.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use endpoint_api::abi::Status;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
 use super::cause::Cause;
 use super::outbox::{Outbox, Outgoing, Refused};
+use super::properties::Properties;
 use super::socket::SharedSocket;
 use crate::codec::Outbound;
 
@@ -52,11 +53,14 @@ pub(crate) struct SessionHandle {
     /// The socket, for direct writes; `None` when frames must pass the connection task
     /// (permessage-deflate: the compressor is the task's).
     pub(crate) socket: Option<Arc<SharedSocket>>,
-    commands: mpsc::UnboundedSender<Command>,
+    /// Commands for the connection task, oldest first (rare: a queue that allocates only
+    /// when used, where a channel would cost every idle session its first block). The task
+    /// is woken through the outbox, for frames and commands alike.
+    commands: Mutex<VecDeque<Command>>,
     /// Wakes the connection task out of a stuck write when a send timed out.
     pub(crate) abort: Notify,
     closing: AtomicBool,
-    properties: Mutex<BTreeMap<String, Bytes>>,
+    properties: Mutex<Properties>,
     /// Milliseconds, or `i64::MIN` for "the context's setting".
     idle_override: AtomicI64,
     opened: Instant,
@@ -110,20 +114,19 @@ impl BlockingWaiter {
 }
 
 impl SessionHandle {
-    /// A new session with a container-unique id, and the receiver its connection task reads.
+    /// A new session with a container-unique id.
     pub(crate) fn new(
         endpoint: u32,
-        properties: BTreeMap<String, Bytes>,
+        properties: Properties,
         outbox_limit: usize,
         socket: Option<Arc<SharedSocket>>,
-    ) -> (Arc<Self>, mpsc::UnboundedReceiver<Command>) {
-        let (commands, receiver) = mpsc::unbounded_channel();
+    ) -> Arc<Self> {
         let handle = SessionHandle {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             endpoint,
             outbox: Outbox::new(outbox_limit),
             socket,
-            commands,
+            commands: Mutex::default(),
             abort: Notify::new(),
             closing: AtomicBool::new(false),
             properties: Mutex::new(properties),
@@ -131,7 +134,7 @@ impl SessionHandle {
             opened: Instant::now(),
             last_activity: AtomicU64::new(0),
         };
-        (Arc::new(handle), receiver)
+        Arc::new(handle)
     }
 
     /// True once a close was requested or the connection ended.
@@ -243,7 +246,19 @@ impl SessionHandle {
         if matches!(command, Command::Close { .. }) {
             self.mark_closing();
         }
-        let _ = self.commands.send(command);
+        self.commands
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push_back(command);
+        self.outbox.wake_task();
+    }
+
+    /// The oldest command not yet taken by the connection task.
+    pub(crate) fn take_command(&self) -> Option<Command> {
+        self.commands
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop_front()
     }
 
     pub(crate) fn property(&self, key: &str) -> Option<Bytes> {
@@ -255,14 +270,14 @@ impl SessionHandle {
     }
 
     pub(crate) fn remove_property(&self, key: &str) -> bool {
-        self.lock_properties().remove(key).is_some()
+        self.lock_properties().remove(key)
     }
 
     pub(crate) fn property_keys(&self) -> Vec<String> {
-        self.lock_properties().keys().cloned().collect()
+        self.lock_properties().keys().map(str::to_owned).collect()
     }
 
-    fn lock_properties(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Bytes>> {
+    fn lock_properties(&self) -> std::sync::MutexGuard<'_, Properties> {
         self.properties
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

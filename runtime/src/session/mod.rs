@@ -20,13 +20,12 @@ mod job;
 mod keepalive;
 mod monitor;
 mod outbox;
+mod properties;
 mod socket;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::io::{AsyncRead, AsyncWrite};
 
 pub(crate) use cause::{Cause, is_sendable, truncate_reason};
 pub(crate) use direct::Payload;
@@ -34,10 +33,11 @@ pub(crate) use handle::{Command, Completion, Registry, SessionHandle};
 pub(crate) use monitor::spawn_idle_monitor;
 pub(crate) use socket::{SharedSocket, SocketIo};
 
-use crate::codec::{CodecLimits, Connection};
+use crate::codec::{CodecLimits, Connection, Transport};
 use crate::context::{Admission, ContextCore, OpeningRequest};
 use crate::executor::Mailbox;
 use job::{Job, OpenInfo};
+use properties::Properties;
 
 /// Messages one session may have waiting for the pool before its reading pauses.
 const MAILBOX_LIMIT: usize = 64;
@@ -49,23 +49,25 @@ fn outbox_limit(batching_buffer_size: usize) -> usize {
     batching_buffer_size.saturating_mul(4).max(256 * 1024)
 }
 
-/// Runs a session on an upgraded connection until it has ended and its `Close` job is posted.
-/// `socket` is the TCP socket under `io`, when there is one, for direct writes.
-pub(crate) async fn run<S>(
+/// Opens a session on an upgraded connection; the future returned runs it until it has ended
+/// and its `Close` job is posted. `socket` is the TCP socket under `io`, when there is one,
+/// for direct writes. The setup is done before the future exists, so that the future (the
+/// bulk of an idle session's memory) carries none of the handshake's data.
+pub(crate) fn start<S>(
     io: S,
     socket: Option<Arc<SharedSocket>>,
     core: Arc<ContextCore>,
     opening: OpeningRequest,
     admission: Admission,
-) where
-    S: AsyncRead + AsyncWrite + Unpin,
+) -> impl Future<Output = ()> + Send + 'static
+where
+    S: Transport + Send + 'static,
 {
     let properties = remote_properties(&opening);
     let outbox_limit = outbox_limit(core.settings.batching_buffer_size);
     // With permessage-deflate every data frame passes the task's compressor.
     let socket = socket.filter(|_| opening.deflate.is_none());
-    let (session, commands) =
-        SessionHandle::new(endpoint_index(&opening), properties, outbox_limit, socket);
+    let session = SessionHandle::new(endpoint_index(&opening), properties, outbox_limit, socket);
     core.sessions.insert(Arc::clone(&session));
     let handler_session = Arc::clone(&session);
     let handler_core = Arc::clone(&core);
@@ -76,17 +78,16 @@ pub(crate) async fn run<S>(
         text: core.settings.limits.text,
         binary: core.settings.limits.binary,
     };
-    let conn = Connection::accept(io, limits, opening.deflate).await;
+    let conn = Connection::accept(io, limits, opening.deflate);
     tracing::debug!(context = %core.name, session = session.id, path = %opening.path, peer = %opening.peer, "session opened");
     let open = Job::Open(Box::new(open_info(opening)));
     let parts = connection::Parts {
         session,
         core: Arc::clone(&core),
         mailbox,
-        commands,
         admission,
     };
-    connection::drive(conn, parts, open).await;
+    connection::drive(conn, parts, open)
 }
 
 fn endpoint_index(opening: &OpeningRequest) -> u32 {
@@ -116,17 +117,21 @@ fn open_info(opening: OpeningRequest) -> OpenInfo {
 
 /// The JEUS remote-address user properties (SPEC §4): the client after trusted-proxy
 /// headers; no `remotePort` when the client's port is unknown.
-fn remote_properties(opening: &OpeningRequest) -> BTreeMap<String, Bytes> {
+fn remote_properties(opening: &OpeningRequest) -> Properties {
     let json = |text: &str| Bytes::from(serde_json::Value::from(text).to_string());
     let remote = &opening.remote;
-    let mut properties = BTreeMap::new();
-    properties.insert("jeus.websocket.remoteAddr".to_owned(), json(&remote.addr));
-    properties.insert("jeus.websocket.remoteHost".to_owned(), json(&remote.host));
-    if let Some(port) = remote.port {
-        properties.insert(
+    let port = remote.port.map(|port| {
+        (
             "jeus.websocket.remotePort".to_owned(),
             json(&port.to_string()),
-        );
-    }
-    properties
+        )
+    });
+    Properties::from_entries(
+        [
+            ("jeus.websocket.remoteAddr".to_owned(), json(&remote.addr)),
+            ("jeus.websocket.remoteHost".to_owned(), json(&remote.host)),
+        ]
+        .into_iter()
+        .chain(port),
+    )
 }

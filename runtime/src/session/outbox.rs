@@ -60,7 +60,7 @@ struct State {
 #[derive(Debug)]
 pub(crate) struct Outbox {
     state: Mutex<State>,
-    /// Wakes the connection task when a frame arrives.
+    /// Wakes the connection task when a frame (or a command of the handle's) arrives.
     arrived: Notify,
     /// Wakes blocked senders when room is made or the session closes.
     room: Condvar,
@@ -167,6 +167,16 @@ impl Outbox {
         if taken > 0 {
             self.room.notify_all();
         }
+    }
+
+    /// Wakes the connection task for something other than a frame (a command).
+    pub(crate) fn wake_task(&self) {
+        self.arrived.notify_one();
+    }
+
+    /// Whether frames wait.
+    pub(crate) fn has_frames(&self) -> bool {
+        !self.lock().frames.is_empty()
     }
 
     /// The earliest deadline among queued frames.

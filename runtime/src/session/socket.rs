@@ -14,8 +14,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::BytesMut;
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
+
+use crate::codec::Transport;
 
 /// The socket; `Arc`-shared by the connection task's [`SocketIo`] and the session handle.
 #[derive(Debug)]
@@ -73,6 +77,19 @@ impl SocketIo {
         }
     }
 }
+
+impl Transport for SocketIo {
+    fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.early.is_empty() {
+            return Poll::Ready(Ok(()));
+        }
+        self.socket.stream.poll_read_ready(cx)
+    }
+}
+
+/// The upgraded connection as hyper hands it over, when it is not a plain TCP stream (it
+/// always is today): no readiness, so it holds its read buffer while waiting.
+impl Transport for TokioIo<Upgraded> {}
 
 impl AsyncRead for SocketIo {
     fn poll_read(
@@ -132,5 +149,77 @@ impl AsyncWrite for SocketIo {
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         let socket = socket2::SockRef::from(&self.socket.stream);
         Poll::Ready(socket.shutdown(std::net::Shutdown::Write))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::codec::{CodecLimits, Connection, Inbound};
+
+    const LIMITS: CodecLimits = CodecLimits {
+        text: 1 << 20,
+        binary: 1 << 20,
+    };
+
+    async fn tcp_pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let client = TcpStream::connect(address).await.expect("connect");
+        let (server, _) = listener.accept().await.expect("accept");
+        (server, client)
+    }
+
+    /// A masked binary frame of up to 125 bytes, as a client sends it (mask of zeros).
+    fn client_binary(payload: &[u8]) -> Vec<u8> {
+        let mut frame = vec![0x82, 0x80 | u8::try_from(payload.len()).expect("short")];
+        frame.extend_from_slice(&[0, 0, 0, 0]);
+        frame.extend_from_slice(payload);
+        frame
+    }
+
+    #[tokio::test]
+    async fn bytes_read_with_the_handshake_come_first_and_an_idle_connection_holds_no_read_buffer()
+    {
+        let (server, mut client) = tcp_pair().await;
+        let socket = SharedSocket::new(server);
+        let early = client_binary(b"early");
+        let io = SocketIo::new(Arc::clone(&socket), &early);
+        let mut conn = Connection::accept(io, LIMITS, None);
+        assert_eq!(
+            conn.next().await.expect("frame").expect("ok"),
+            Inbound::Binary(bytes::Bytes::from_static(b"early"))
+        );
+        client
+            .write_all(&client_binary(b"later"))
+            .await
+            .expect("write");
+        assert_eq!(
+            conn.next().await.expect("frame").expect("ok"),
+            Inbound::Binary(bytes::Bytes::from_static(b"later"))
+        );
+        let waited = tokio::time::timeout(Duration::from_millis(50), conn.next()).await;
+        assert!(waited.is_err(), "nothing more was sent");
+        assert_eq!(conn.read_capacity(), 0, "no buffer held while waiting");
+    }
+
+    #[tokio::test]
+    async fn a_direct_write_lands_on_the_socket_whole() {
+        let (server, mut client) = tcp_pair().await;
+        let socket = SharedSocket::new(server);
+        let written = socket
+            .try_write(&[IoSlice::new(b"\x82\x02"), IoSlice::new(b"hi")])
+            .expect("write");
+        assert_eq!(written, 4);
+        let mut received = [0u8; 4];
+        tokio::io::AsyncReadExt::read_exact(&mut client, &mut received)
+            .await
+            .expect("read");
+        assert_eq!(&received, b"\x82\x02hi");
     }
 }

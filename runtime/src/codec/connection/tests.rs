@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex};
 
-use super::{Connection, READ_MIN};
+use super::{Connection, READ_MAX, READ_MIN, next_read_size};
 use crate::codec::deflate::{DeflateParams, Deflater, Inflater};
 use crate::codec::frame::client_frame;
 use crate::codec::{CodecError, CodecLimits, Inbound, Outbound};
@@ -28,7 +28,7 @@ fn params() -> DeflateParams {
 
 async fn pair(deflate: Option<DeflateParams>) -> (Connection<DuplexStream>, DuplexStream) {
     let (server, client) = duplex(1 << 20);
-    (Connection::accept(server, LIMITS, deflate).await, client)
+    (Connection::accept(server, LIMITS, deflate), client)
 }
 
 /// A server frame as the client sees it: (first byte, payload).
@@ -196,7 +196,7 @@ async fn large_payloads_are_written_whole_and_in_order() {
 }
 
 #[tokio::test]
-async fn the_read_buffer_grows_for_a_burst_and_shrinks_back() {
+async fn reads_grow_for_a_burst_and_shrink_back_as_traffic_calms() {
     let (mut conn, mut client) = pair(None).await;
     let big = vec![b'a'; 300_000];
     client
@@ -207,32 +207,30 @@ async fn the_read_buffer_grows_for_a_burst_and_shrinks_back() {
         conn.next().await.expect("frame").expect("ok"),
         Inbound::Binary(Bytes::from(big))
     );
-    assert!(
-        conn.read.capacity() > READ_MIN * 4,
-        "grew to {}",
-        conn.read.capacity()
-    );
-    client
-        .write_all(&client_frame(true, false, 0x2, MASK, b"small"))
-        .await
-        .expect("write");
+    assert_eq!(conn.read_size, READ_MAX, "reads grew while they filled");
+    for _ in 0..8 {
+        client
+            .write_all(&client_frame(true, false, 0x2, MASK, b"small"))
+            .await
+            .expect("write");
+        assert_eq!(
+            conn.next().await.expect("frame").expect("ok"),
+            Inbound::Binary(Bytes::from_static(b"small"))
+        );
+    }
+    assert_eq!(conn.read_size, READ_MIN, "reads shrank back");
+}
+
+#[test]
+fn the_read_size_doubles_when_filled_halves_when_mostly_empty_and_keeps_otherwise() {
+    assert_eq!(next_read_size(512, 512, 512), 1024);
+    assert_eq!(next_read_size(READ_MAX, READ_MAX, READ_MAX), READ_MAX);
     assert_eq!(
-        conn.next().await.expect("frame").expect("ok"),
-        Inbound::Binary(Bytes::from_static(b"small"))
+        next_read_size(32 * 1024, 32 * 1024, 16 * 1024 + 10),
+        32 * 1024
     );
-    client
-        .write_all(&client_frame(true, false, 0x2, MASK, b"small"))
-        .await
-        .expect("write");
-    assert_eq!(
-        conn.next().await.expect("frame").expect("ok"),
-        Inbound::Binary(Bytes::from_static(b"small"))
-    );
-    assert!(
-        conn.read.capacity() <= READ_MIN * 2,
-        "shrank to {}",
-        conn.read.capacity()
-    );
+    assert_eq!(next_read_size(32 * 1024, 32 * 1024, 20), 16 * 1024);
+    assert_eq!(next_read_size(READ_MIN, READ_MIN, 1), READ_MIN);
 }
 
 #[tokio::test]
