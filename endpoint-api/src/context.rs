@@ -72,7 +72,12 @@ impl Shared {
     /// Forgets a session (at `on_close`), returning what was known.
     pub(crate) fn unregister(&self, id: SessionId) -> Option<OpenSession> {
         let mut open = self.open.write().unwrap_or_else(PoisonError::into_inner);
-        open.remove(&id)
+        let removed = open.remove(&id);
+        // After a crowd has gone, its table need not stay.
+        if open.capacity() > 1024 && open.len() * 8 < open.capacity() {
+            open.shrink_to_fit();
+        }
+        removed
     }
 
     pub(crate) fn lookup(&self, id: SessionId) -> Option<OpenSession> {

@@ -49,6 +49,14 @@ impl Handshake {
         self
     }
 
+    /// Room for exactly this many path parameters and headers (a plugin keeps every open
+    /// session's handshake: no slack per session).
+    pub(crate) fn with_room(mut self, path_params: usize, headers: usize) -> Self {
+        self.path_params.reserve_exact(path_params);
+        self.headers.reserve_exact(headers);
+        self
+    }
+
     /// With one more path parameter.
     pub fn with_path_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.path_params.push((name.into(), value.into()));

@@ -74,6 +74,7 @@ impl Container {
             trusted,
             stopped,
         ));
+        crate::memory::spawn_trimmer();
         tracing::info!(addr = %address, "listening");
         Ok(Container {
             table,

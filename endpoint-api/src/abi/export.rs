@@ -135,7 +135,8 @@ unsafe fn copy_handshake(handshake: *const HandshakeRef) -> Handshake {
     unsafe {
         let mut copy = Handshake::new(raw.path.to_string_lossy())
             .with_query(raw.query.to_string_lossy())
-            .with_properties_restored(raw.flags & handshake_flags::PROPERTIES_RESTORED != 0);
+            .with_properties_restored(raw.flags & handshake_flags::PROPERTIES_RESTORED != 0)
+            .with_room(raw.path_params.len, raw.headers.len);
         for Pair { name, value } in raw.path_params.as_slice() {
             copy = copy.with_path_param(name.to_string_lossy(), value.to_string_lossy());
         }

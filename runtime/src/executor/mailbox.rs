@@ -215,13 +215,16 @@ impl<M> Inner<M> {
         true
     }
 
-    /// Marks the mailbox idle (with its queue locked and empty) and wakes whoever waits for
-    /// it to drain.
+    /// Marks the mailbox idle (with its queue locked and empty), releases the queue's storage
+    /// and wakes whoever waits for it to drain.
     fn go_idle(&self, mut queue: MutexGuard<'_, Queue<M>>) {
         self.urgent.store(false, Release);
         self.state.store(IDLE, Release);
+        // An idle session keeps no queue memory: one small allocation per busy spell.
+        let storage = std::mem::take(&mut queue.messages);
         let waiters = std::mem::take(&mut queue.drained_waiters);
         drop(queue);
+        drop(storage);
         waiters.into_iter().for_each(Waker::wake);
     }
 }

@@ -107,8 +107,19 @@ pub(super) async fn drive<S: Transport>(conn: Connection<S>, parts: Parts, open:
             }
             () = mailbox.ready(), if !pending.is_empty() => {}
             inbound = link.conn.next(), if pending.is_empty() => {
-                if let Some(ending) = link.inbound(inbound, &core, &mut keepalive, &mut pending).await {
-                    break ending;
+                // Flushes are rare (a pong, the close answer) and their future large: boxed.
+                match link.inbound(inbound, &core, &mut keepalive, &mut pending) {
+                    Step::Continue => {}
+                    Step::End(ending) => break ending,
+                    Step::Flush => {
+                        if let Err(error) = Box::pin(link.flush()).await {
+                            break Ending::Lost(error.to_string());
+                        }
+                    }
+                    Step::FlushThenEnd(ending) => {
+                        let _ = Box::pin(link.flush()).await;
+                        break ending;
+                    }
                 }
             }
         }
@@ -186,6 +197,16 @@ fn complete(done: Completion, status: Status, pending: &mut VecDeque<Job>) {
     }
 }
 
+/// What the task does after a frame was read.
+enum Step {
+    Continue,
+    /// Write out what the codec queued (a pong).
+    Flush,
+    /// Write out what the codec queued (the answering close frame), then end.
+    FlushThenEnd(Ending),
+    End(Ending),
+}
+
 /// Why a write did not finish.
 enum WriteFailure {
     TimedOut,
@@ -193,24 +214,24 @@ enum WriteFailure {
 }
 
 impl<S: Transport> Link<S> {
-    async fn inbound(
+    fn inbound(
         &mut self,
         inbound: Option<Result<Inbound, CodecError>>,
         core: &ContextCore,
         keepalive: &mut Keepalive,
         pending: &mut VecDeque<Job>,
-    ) -> Option<Ending> {
+    ) -> Step {
         let limits = core.settings.limits;
         let inbound = match inbound {
             None => {
-                return Some(Ending::Lost(
+                return Step::End(Ending::Lost(
                     "the connection ended without a close frame".into(),
                 ));
             }
-            Some(Err(CodecError::ConnectionLost(why))) => return Some(Ending::Lost(why)),
+            Some(Err(CodecError::ConnectionLost(why))) => return Step::End(Ending::Lost(why)),
             Some(Err(error)) => {
                 let cause = cause_of(&error);
-                return Some(Ending::Violation {
+                return Step::End(Ending::Violation {
                     cause,
                     message: error.to_string(),
                 });
@@ -219,40 +240,35 @@ impl<S: Transport> Link<S> {
         };
         match inbound {
             Inbound::Text(data) if data.len() > limits.text => {
-                Some(too_big("text", data.len(), limits.text))
+                Step::End(too_big("text", data.len(), limits.text))
             }
             Inbound::Binary(data) if data.len() > limits.binary => {
-                Some(too_big("binary", data.len(), limits.binary))
+                Step::End(too_big("binary", data.len(), limits.binary))
             }
             Inbound::Text(data) => {
                 self.session.touch();
                 pending.push_back(Job::Text(data));
-                None
+                Step::Continue
             }
             Inbound::Binary(data) => {
                 self.session.touch();
                 pending.push_back(Job::Binary(data));
-                None
+                Step::Continue
             }
             Inbound::Pong(data) => {
                 keepalive.pong_received();
                 self.control_frame();
                 pending.push_back(Job::Pong(data));
-                None
+                Step::Continue
             }
             Inbound::Ping(_) => {
-                // The codec queued the pong; send it now (boxed: a rare, large future that
-                // would otherwise enlarge every idle session's task).
+                // The codec queued the pong; send it now.
                 self.control_frame();
-                Box::pin(self.flush())
-                    .await
-                    .err()
-                    .map(|e| Ending::Lost(e.to_string()))
+                Step::Flush
             }
             Inbound::Close(frame) => {
-                let _ = Box::pin(self.flush()).await;
                 let (code, reason) = frame.unwrap_or((NO_STATUS, String::new()));
-                Some(Ending::Remote { code, reason })
+                Step::FlushThenEnd(Ending::Remote { code, reason })
             }
         }
     }

@@ -6,10 +6,13 @@
 //! dropped and reported as 1006 with cause "pong timeout". While a pong is awaited no
 //! further ping is sent. Any pong counts as an answer (browsers may coalesce them).
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::time::{Instant, Interval, MissedTickBehavior};
+use tokio::time::{Instant, Sleep};
 
 /// What the keepalive timer asks for.
 #[derive(Debug)]
@@ -20,53 +23,73 @@ pub(crate) enum Tick {
     PongLate,
 }
 
-/// One session's keepalive state.
+/// One session's keepalive state: one timer, aimed at the next ping or, while a pong is
+/// awaited, at its deadline (one timer and a poll function keep every idle session's task
+/// small).
 #[derive(Debug)]
 pub(crate) struct Keepalive {
-    interval: Option<Interval>,
+    /// `None` when keepalive is off.
+    timer: Option<Pin<Box<Sleep>>>,
+    period: Duration,
     pong_timeout: Duration,
-    awaiting: Option<Instant>,
+    next_ping: Instant,
+    awaiting: bool,
     sent: u64,
 }
 
 impl Keepalive {
     /// Pings every `interval` (none when `None`), expecting pongs within `pong_timeout`.
     pub(crate) fn new(interval: Option<Duration>, pong_timeout: Duration) -> Keepalive {
-        let interval = interval.map(|period| {
-            let mut timer = tokio::time::interval_at(Instant::now() + period, period);
-            timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
-            timer
-        });
+        let period = interval.unwrap_or(Duration::MAX);
+        let next_ping = interval.map_or_else(Instant::now, |period| Instant::now() + period);
         Keepalive {
-            interval,
+            timer: interval.map(|_| Box::pin(tokio::time::sleep_until(next_ping))),
+            period,
             pong_timeout,
-            awaiting: None,
+            next_ping,
+            awaiting: false,
             sent: 0,
         }
     }
 
     /// The next thing to do; pending forever when keepalive is off. Cancel-safe.
     pub(crate) async fn next(&mut self) -> Tick {
-        let Some(interval) = self.interval.as_mut() else {
-            return std::future::pending().await;
+        std::future::poll_fn(|cx| self.poll_next(cx)).await
+    }
+
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Tick> {
+        let Some(timer) = self.timer.as_mut() else {
+            return Poll::Pending;
         };
-        if let Some(deadline) = self.awaiting {
-            tokio::time::sleep_until(deadline).await;
-            return Tick::PongLate;
+        ready!(timer.as_mut().poll(cx));
+        if self.awaiting {
+            return Poll::Ready(Tick::PongLate);
         }
-        interval.tick().await;
-        Tick::Ping(Bytes::copy_from_slice(&(self.sent + 1).to_be_bytes()))
+        // A late tick delays the schedule rather than bursting to catch up.
+        self.next_ping = Instant::now() + self.period;
+        timer.as_mut().reset(self.next_ping);
+        Poll::Ready(Tick::Ping(Bytes::copy_from_slice(
+            &(self.sent + 1).to_be_bytes(),
+        )))
     }
 
     /// A ping went out: its pong is due within the pong timeout.
     pub(crate) fn ping_sent(&mut self) {
         self.sent += 1;
-        self.awaiting = Some(Instant::now() + self.pong_timeout);
+        self.awaiting = true;
+        if let Some(timer) = self.timer.as_mut() {
+            timer.as_mut().reset(Instant::now() + self.pong_timeout);
+        }
     }
 
     /// A pong arrived: the peer is alive.
     pub(crate) fn pong_received(&mut self) {
-        self.awaiting = None;
+        if self.awaiting {
+            self.awaiting = false;
+            if let Some(timer) = self.timer.as_mut() {
+                timer.as_mut().reset(self.next_ping);
+            }
+        }
     }
 }
 

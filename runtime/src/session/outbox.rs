@@ -15,7 +15,11 @@
 //! when it has nothing buffered.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::task::Poll;
+
+use futures_util::task::AtomicWaker;
 use std::time::Instant;
 
 use tokio::sync::Notify;
@@ -60,8 +64,10 @@ struct State {
 #[derive(Debug)]
 pub(crate) struct Outbox {
     state: Mutex<State>,
-    /// Wakes the connection task when a frame (or a command of the handle's) arrives.
-    arrived: Notify,
+    /// Wakes the connection task when a frame (or a command of the handle's) arrives: a
+    /// flag and the task's waker (one consumer, so no waiter list).
+    arrived: AtomicBool,
+    consumer: AtomicWaker,
     /// Wakes blocked senders when room is made or the session closes.
     room: Condvar,
     /// Wakes the connection task waiting for a direct write to end.
@@ -75,7 +81,8 @@ impl Outbox {
     pub(crate) fn new(limit: usize) -> Outbox {
         Outbox {
             state: Mutex::new(State::default()),
-            arrived: Notify::new(),
+            arrived: AtomicBool::new(false),
+            consumer: AtomicWaker::new(),
             room: Condvar::new(),
             direct_done: Notify::new(),
             limit,
@@ -144,7 +151,7 @@ impl Outbox {
     /// empty → non-empty transition needs a wake-up (one per burst, not one per frame).
     fn wake_consumer(&self, was_empty: bool) {
         if was_empty {
-            self.arrived.notify_one();
+            self.wake_task();
         }
     }
 
@@ -169,9 +176,10 @@ impl Outbox {
         }
     }
 
-    /// Wakes the connection task for something other than a frame (a command).
+    /// Wakes the connection task (for a frame or a command).
     pub(crate) fn wake_task(&self) {
-        self.arrived.notify_one();
+        self.arrived.store(true, Ordering::Release);
+        self.consumer.wake();
     }
 
     /// Whether frames wait.
@@ -184,9 +192,20 @@ impl Outbox {
         self.lock().frames.iter().filter_map(|o| o.deadline).min()
     }
 
-    /// Resolves when a frame may have arrived.
+    /// Resolves when a frame (or command) may have arrived since the last time it resolved.
+    /// Cancel-safe: a wake-up is only consumed by a completed call.
     pub(crate) async fn arrived(&self) {
-        self.arrived.notified().await;
+        std::future::poll_fn(|cx| {
+            if self.arrived.swap(false, Ordering::AcqRel) {
+                return Poll::Ready(());
+            }
+            self.consumer.register(cx.waker());
+            if self.arrived.swap(false, Ordering::AcqRel) {
+                return Poll::Ready(());
+            }
+            Poll::Pending
+        })
+        .await
     }
 
     /// Claims the socket for a direct write by the calling thread, if it is free: nothing
@@ -225,7 +244,7 @@ impl Outbox {
             self.direct_done.notify_one();
         }
         if queued {
-            self.arrived.notify_one();
+            self.wake_task();
         }
         outcome
     }
