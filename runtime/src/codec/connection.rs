@@ -234,14 +234,19 @@ impl<S: Transport> Connection<S> {
     /// Reads once into the buffer, sizing the read by recent traffic. Between messages the
     /// buffer is dropped before waiting: an idle connection holds no read memory.
     async fn fill(&mut self) -> io::Result<usize> {
-        if self.read.is_empty() {
+        let fresh = self.read.is_empty();
+        if fresh {
             self.read = BytesMut::new();
             std::future::poll_fn(|cx| self.io.poll_read_ready(cx)).await?;
         }
         self.read.reserve(self.read_size);
         let room = self.read.capacity() - self.read.len();
         let n = self.io.read_buf(&mut self.read).await?;
-        self.read_size = next_read_size(self.read_size, room, n);
+        // Only a read that starts a message says how large messages are: the short read
+        // that completes a frame must not shrink the next (which would split every frame).
+        if fresh || n >= room {
+            self.read_size = next_read_size(self.read_size, room, n);
+        }
         Ok(n)
     }
 

@@ -1,7 +1,9 @@
 //! The receiving half of the protocol, sans I/O: bytes in (whatever the socket delivered so
 //! far), [`Inbound`] messages and control frames out.
 //!
-//! Data-frame payloads are consumed as they arrive, not when the frame is complete: each
+//! A message of one uncompressed frame that has wholly arrived is taken as it lies: unmasked
+//! in place and split off the read buffer, without a copy. Otherwise data-frame payloads
+//! are consumed as they arrive, not when the frame is complete: each
 //! piece is unmasked, inflated if the message is compressed, appended to the message and,
 //! for text, UTF-8-checked at once. So an invalid text message fails at its first impossible
 //! byte even inside one large frame, a message is refused as soon as a header or the
@@ -71,6 +73,9 @@ impl Decoder {
                 if header.opcode.is_control() {
                     return self.control(header, header_len, buf);
                 }
+                if let Some(message) = self.whole_message(&header, header_len, buf)? {
+                    return Ok(Some(message));
+                }
                 self.start_frame(&header)?;
                 buf.advance(header_len);
                 self.frame = Some(FrameProgress {
@@ -102,6 +107,43 @@ impl Decoder {
                 return self.finish_message().map(Some);
             }
         }
+    }
+
+    /// The common case without a copy: a message of one uncompressed frame that is wholly in
+    /// `buf` is unmasked in place and split off the buffer. `None` leaves everything else
+    /// (including every error) to the piecewise path.
+    fn whole_message(
+        &mut self,
+        header: &Header,
+        header_len: usize,
+        buf: &mut BytesMut,
+    ) -> Result<Option<Inbound>, CodecError> {
+        let text = match header.opcode {
+            OpCode::Text => true,
+            OpCode::Binary => false,
+            _ => return Ok(None),
+        };
+        let limit = if text {
+            self.limits.text
+        } else {
+            self.limits.binary
+        };
+        let Ok(len) = usize::try_from(header.len) else {
+            return Ok(None);
+        };
+        let whole = buf.len().saturating_sub(header_len) >= len;
+        if !header.fin || header.rsv1 || self.message.is_some() || len > limit || !whole {
+            return Ok(None);
+        }
+        buf.advance(header_len);
+        let mut payload = buf.split_to(len);
+        frame::apply_mask(&mut payload, header.mask, 0);
+        let payload = payload.freeze();
+        if text {
+            std::str::from_utf8(&payload).map_err(|_| CodecError::InvalidUtf8)?;
+            return Ok(Some(Inbound::Text(payload)));
+        }
+        Ok(Some(Inbound::Binary(payload)))
     }
 
     /// Handles a whole control frame, or waits for the rest of it.
