@@ -5,7 +5,10 @@
 //! the sending thread writes header and payload with one non-blocking `writev`. Whatever the
 //! socket does not take is queued ahead of everything else and finished by the task, with
 //! the send's deadline, exactly like a queued frame. When the socket is not free the frame
-//! takes the queued path of `handle`. The `Outbox` decides when the socket is free; this
+//! takes the queued path of `handle`. Broadcasts never come here: one thread writing to
+//! thousands of sockets pays a system call per frame, where the connection tasks coalesce
+//! whatever piled up for their session into one write (a room where everyone joins at once
+//! sends N²/2 notices). The `Outbox` decides when the socket is free; this
 //! module must not write without its claim, and never blocks on the socket.
 
 use std::io::{self, IoSlice};
@@ -15,7 +18,7 @@ use bytes::Bytes;
 use endpoint_api::abi::Status;
 
 use super::cause::Cause;
-use super::handle::{COMPLETION_SLOT, Command, Completion, SessionHandle};
+use super::handle::{COMPLETION_SLOT, Command, SessionHandle};
 use super::outbox::Outgoing;
 use crate::codec::{DataHeader, Outbound, Utf8Bytes};
 
@@ -84,24 +87,6 @@ impl SessionHandle {
                         Err(_) => Status::CLOSED,
                     }
                 })
-            }
-        }
-    }
-
-    /// Sends one recipient's copy of a broadcast: the frame was encoded once for all of them
-    /// and is shared, never copied. A recipient whose queue is full is dropped (see
-    /// [`SessionHandle::send_broadcast`]).
-    pub(crate) fn send_broadcast_encoded(&self, frame: &Bytes) {
-        match self.write_direct(frame, &[]) {
-            Direct::Written | Direct::Failed => {}
-            Direct::NotNow => self.send_broadcast(Outbound::Encoded(frame.clone())),
-            Direct::Partly(written) => {
-                let outgoing = Outgoing {
-                    frame: Outbound::Encoded(frame.slice(written..)),
-                    done: Completion::None,
-                    deadline: None,
-                };
-                let _ = self.outbox.end_direct(Some(outgoing));
             }
         }
     }

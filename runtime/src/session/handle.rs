@@ -178,6 +178,12 @@ impl SessionHandle {
         }
     }
 
+    /// Queues one recipient's copy of a broadcast whose frame was encoded once for all of
+    /// them: the bytes are shared, never copied (see [`SessionHandle::send_broadcast`]).
+    pub(crate) fn send_broadcast_encoded(&self, frame: &Bytes) {
+        self.send_broadcast(Outbound::Encoded(frame.clone()));
+    }
+
     /// Queues a frame and waits until it is written, up to `timeout` (`None`: no limit).
     /// A send that times out drops the connection (reported as 1006, cause send timeout).
     pub(crate) fn send_blocking(&self, frame: Outbound, timeout: Option<Duration>) -> Status {
