@@ -382,4 +382,75 @@ mod tests {
         );
         assert_eq!(outbox.earliest_deadline(), None);
     }
+
+    #[test]
+    fn a_direct_write_needs_an_empty_queue_a_free_socket_no_batching_and_an_open_session() {
+        let outbox = Outbox::new(100);
+        assert!(outbox.claim_direct());
+        assert!(!outbox.claim_direct(), "one direct writer at a time");
+        assert!(outbox.end_direct(None).is_ok());
+
+        outbox.push(frame(1)).expect("fits");
+        assert!(!outbox.claim_direct(), "queued frames go first");
+        outbox.take(usize::MAX, &mut Vec::new());
+        assert!(outbox.claim_direct());
+        assert!(outbox.end_direct(None).is_ok());
+
+        outbox.set_batching(true);
+        assert!(!outbox.claim_direct(), "batching coalesces in the task");
+        outbox.set_batching(false);
+
+        outbox.close();
+        assert!(!outbox.claim_direct(), "closed");
+    }
+
+    #[tokio::test]
+    async fn the_task_holds_the_socket_until_it_releases_it_with_nothing_queued() {
+        let outbox = Outbox::new(100);
+        outbox.claim_for_task().await;
+        assert!(!outbox.claim_direct(), "the task writes");
+        outbox.push(frame(1)).expect("fits");
+        assert!(!outbox.release_task(), "not while frames wait");
+        outbox.take(usize::MAX, &mut Vec::new());
+        assert!(outbox.release_task());
+        assert!(outbox.claim_direct());
+        assert!(outbox.end_direct(None).is_ok());
+    }
+
+    #[tokio::test]
+    async fn what_a_direct_write_left_over_is_queued_first_and_wakes_the_task() {
+        let outbox = Arc::new(Outbox::new(100));
+        outbox.push(frame(1)).expect("fits");
+        outbox.take(usize::MAX, &mut Vec::new());
+        assert!(outbox.claim_direct());
+        // The task wants the socket while the direct write is in progress: it waits.
+        let task = {
+            let outbox = Arc::clone(&outbox);
+            tokio::spawn(async move { outbox.claim_for_task().await })
+        };
+        tokio::task::yield_now().await;
+        assert!(!task.is_finished(), "waits for the direct write to end");
+        outbox.push(frame(2)).expect("fits behind");
+        let mut rest = frame(3);
+        rest.frame = Outbound::Encoded(Bytes::from_static(b"rest"));
+        assert!(outbox.end_direct(Some(rest)).is_ok());
+        task.await.expect("claimed");
+        outbox.arrived().await;
+        let mut taken = Vec::new();
+        outbox.take(usize::MAX, &mut taken);
+        let lengths: Vec<usize> = taken.iter().map(|o| o.frame.len()).collect();
+        assert_eq!(
+            lengths,
+            [4, 2],
+            "the rest first, then what queued meanwhile"
+        );
+    }
+
+    #[test]
+    fn a_rest_after_the_session_closed_comes_back() {
+        let outbox = Outbox::new(100);
+        assert!(outbox.claim_direct());
+        outbox.close();
+        assert!(outbox.end_direct(Some(frame(1))).is_err());
+    }
 }
