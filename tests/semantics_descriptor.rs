@@ -4,18 +4,11 @@
 
 use std::time::Duration;
 
-use berth_tests::apps::{Apps, descriptor};
+use berth_tests::apps::Apps;
 use berth_tests::client::{WAIT, connect, handshake_status, recv_text, send_text};
 use berth_tests::plugin_library;
-use berth_tests::server::Berth;
+use berth_tests::server::{Berth, probe};
 use futures_util::StreamExt;
-
-fn probe(label: &str, inner: &str) -> (Apps, Berth) {
-    let apps = Apps::new(label);
-    apps.context("probe", "probe", &descriptor(inner));
-    let berth = Berth::start(&apps);
-    (apps, berth)
-}
 
 #[tokio::test]
 async fn batched_frames_wait_for_a_flush_or_a_full_batching_buffer() {

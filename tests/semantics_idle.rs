@@ -5,21 +5,13 @@
 
 use std::time::{Duration, Instant};
 
-use berth_tests::apps::{Apps, descriptor};
 use berth_tests::client::{WAIT, Ws, connect, expect_close, recv_text, send_text};
-use berth_tests::server::Berth;
+use berth_tests::server::probe;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
 const IDLE: &str = "<max-session-idle-timeout-in-millis>1500</max-session-idle-timeout-in-millis>\
                     <monitoring-period-in-millis>1000</monitoring-period-in-millis>";
-
-fn probe(label: &str, inner: &str) -> (Apps, Berth) {
-    let apps = Apps::new(label);
-    apps.context("probe", "probe", &descriptor(inner));
-    let berth = Berth::start(&apps);
-    (apps, berth)
-}
 
 /// Sends a ping every 300 ms until the server closes; returns the close code and when.
 async fn ping_until_closed(ws: Ws) -> (Option<u16>, Duration) {

@@ -5,18 +5,10 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use berth_tests::apps::{Apps, descriptor};
 use berth_tests::client::{WAIT, connect};
 use berth_tests::hold_client_binary;
-use berth_tests::server::Berth;
+use berth_tests::server::probe;
 use futures_util::StreamExt;
-
-fn probe(label: &str, inner: &str) -> (Apps, Berth) {
-    let apps = Apps::new(label);
-    apps.context("probe", "probe", &descriptor(inner));
-    let berth = Berth::start(&apps);
-    (apps, berth)
-}
 
 /// Reads for `total`, giving up (like the Android client of seed 000) when any second passes
 /// without a frame. Returns how many frames arrived, or `None` if it gave up.

@@ -2,20 +2,12 @@
 //! separate limits on whole messages, fragmented or not, enforced as the running size passes
 //! the limit; close 1009, then `on_error` and `on_close` with cause "message too big".
 
-use berth_tests::apps::{Apps, descriptor};
 use berth_tests::client::{WAIT, connect, expect_close, next_message, recv_text, send_text};
-use berth_tests::server::Berth;
+use berth_tests::server::probe;
 use futures_util::SinkExt;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
-
-fn probe(label: &str, inner: &str) -> (Apps, Berth) {
-    let apps = Apps::new(label);
-    apps.context("probe", "probe", &descriptor(inner));
-    let berth = Berth::start(&apps);
-    (apps, berth)
-}
 
 #[tokio::test]
 async fn a_text_message_one_byte_over_the_default_limit_gets_1009() {

@@ -5,25 +5,17 @@
 
 use std::time::{Duration, Instant};
 
-use berth_tests::apps::{Apps, descriptor};
 use berth_tests::client::{connect, recv_text, send_text};
-use berth_tests::server::Berth;
+use berth_tests::server::probe;
 
 const TIMEOUTS: &str = "<blocking-send-timeout-in-millis>1000</blocking-send-timeout-in-millis>\
                         <async-send-timeout-in-millis>1000</async-send-timeout-in-millis>";
-
-fn probe(label: &str) -> (Apps, Berth) {
-    let apps = Apps::new(label);
-    apps.context("probe", "probe", &descriptor(TIMEOUTS));
-    let berth = Berth::start(&apps);
-    (apps, berth)
-}
 
 const GENEROUS: Duration = Duration::from_secs(20);
 
 #[tokio::test]
 async fn a_blocking_send_to_a_client_that_stopped_reading_fails_after_the_timeout() {
-    let (_apps, berth) = probe("send-blocking");
+    let (_apps, berth) = probe("send-blocking", TIMEOUTS);
     let baseline_kib = berth.rss_kib();
     let mut stuck = connect(&berth.url("/probe/")).await;
     let mut bystander = connect(&berth.url("/probe/")).await;
@@ -59,7 +51,7 @@ async fn a_blocking_send_to_a_client_that_stopped_reading_fails_after_the_timeou
 
 #[tokio::test]
 async fn async_sends_that_cannot_be_written_complete_with_a_timeout_error() {
-    let (_apps, berth) = probe("send-async");
+    let (_apps, berth) = probe("send-async", TIMEOUTS);
     let mut stuck = connect(&berth.url("/probe/")).await;
     let started = Instant::now();
     send_text(&mut stuck, "aflood:100000:65536").await;

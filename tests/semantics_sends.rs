@@ -2,16 +2,8 @@
 //! socket is free, and queues it for the connection task otherwise. Whatever mix of the two
 //! happens, frames arrive whole and in order.
 
-use berth_tests::apps::{Apps, descriptor};
 use berth_tests::client::{connect, recv_text, send_text};
-use berth_tests::server::Berth;
-
-fn probe(label: &str, inner: &str) -> (Apps, Berth) {
-    let apps = Apps::new(label);
-    apps.context("probe", "probe", &descriptor(inner));
-    let berth = Berth::start(&apps);
-    (apps, berth)
-}
+use berth_tests::server::probe;
 
 #[tokio::test]
 async fn frames_sent_by_many_plugin_threads_at_once_arrive_whole_and_in_order_per_thread() {

@@ -158,3 +158,12 @@ impl Drop for Berth {
         let _ = self.child.wait();
     }
 }
+
+/// A server with one context, `probe` (the probe fixture at `/probe/`), whose descriptor's
+/// `<websocket>` holds `inner`. Keep the `Apps` alive as long as the server.
+pub fn probe(label: &str, inner: &str) -> (Apps, Berth) {
+    let apps = Apps::new(label);
+    apps.context("probe", "probe", &crate::apps::descriptor(inner));
+    let berth = Berth::start(&apps);
+    (apps, berth)
+}

@@ -187,17 +187,11 @@ impl<S: Transport> Connection<S> {
             None => (false, payload),
         };
         frame::encode_header(&mut self.write, true, rsv1, opcode, payload.len());
-        if payload.len() < DIRECT_WRITE {
-            self.write.put_slice(&payload);
-            return Ok(());
-        }
-        self.write_out().await?;
-        self.io
-            .write_all(&payload)
-            .await
-            .map_err(|e| lost(e.to_string()))
+        self.feed_encoded(payload).await
     }
 
+    /// Bytes that go out as they are: copied into the write buffer when small, written from
+    /// their own buffer when large.
     async fn feed_encoded(&mut self, bytes: Bytes) -> Result<(), CodecError> {
         if bytes.len() < DIRECT_WRITE {
             self.write.put_slice(&bytes);
