@@ -4,7 +4,9 @@
 //!
 //! Reading pauses while a job waits for room in the mailbox or the pool (TCP back-pressure);
 //! nothing is dropped. Writes are coalesced: the frames queued in the outbox are fed together
-//! (up to `batching-buffer-size` bytes) before one flush. A write that outlives the earliest
+//! (up to `batching-buffer-size` bytes) before one flush. The task claims the socket from the
+//! plugin threads' direct writes before any write of its own and hands it back when it has
+//! nothing buffered (see `outbox`). A write that outlives the earliest
 //! deadline of the frames queued — or a send that timed out on a plugin thread — drops the
 //! connection (cause send timeout, reported as 1006). Whatever ends the session, exactly one
 //! `Close` job is posted, after every other job of the session; expiry (idle, pong or send

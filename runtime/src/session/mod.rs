@@ -1,12 +1,14 @@
 //! Sessions: one accepted WebSocket connection each, from `on_open` to exactly one
 //! `on_close`.
 //!
-//! A session is split by who touches it. The connection task (`connection`) owns the socket:
-//! it reads frames, enforces the text and binary limits, writes coalesced frames and decides
-//! how the session ends. The handle (`handle`) is what other threads reach — host services,
-//! broadcasts, shutdown — and it only sends commands to the task. Callbacks (`job`) run on
-//! the context's pool through the session's mailbox, one at a time, in arrival order.
-//! `cause` maps every way a session can end to its close code, in one place.
+//! A session is split by who touches it. The connection task (`connection`) reads the
+//! socket (`socket`), enforces the text and binary limits, writes queued frames coalesced and
+//! decides how the session ends. The handle (`handle`) is what other threads reach — host
+//! services, broadcasts, shutdown: it queues frames and commands for the task, and a plugin
+//! thread's blocking send may write its frame to the socket itself when the socket is free
+//! (`direct`; the `outbox` decides who writes). Callbacks (`job`) run on the context's pool
+//! through the session's mailbox, one at a time, in arrival order. `cause` maps every way a
+//! session can end to its close code, in one place.
 //!
 //! Whatever ends a session — a clean close, a reset, a limit, a failing endpoint, shutdown —
 //! the connection task posts exactly one `Close` job, after every other job of the session;
