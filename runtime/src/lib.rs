@@ -17,8 +17,9 @@
 //! - `http`: the listener, the opening handshake, routing by context path and template.
 //! - `codec`: frames in and out, behind one interface (our own RFC 6455/7692 codec with permessage-deflate).
 //! - `session`: one connection from `on_open` to exactly one `on_close`.
-//! - `memory`: giving freed memory back to the OS after many sessions closed (besides
-//!   `plugin`, the one other place with `unsafe`: one call to `malloc_trim`).
+//! - `memory`: the allocator's policy — keep freed memory under load, give it back after
+//!   many sessions closed (besides `plugin`, the one other place with `unsafe`: `mallopt`
+//!   and `malloc_trim`).
 //! - [`command`]: the `berth` subcommands as library functions (`main.rs` only parses the
 //!   command line).
 
