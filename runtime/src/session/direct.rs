@@ -2,7 +2,7 @@
 //!
 //! The common case of a send — nothing queued for the session, its connection task not
 //! writing — needs no queue, no copy of the payload and no wake-up of the connection task:
-//! the sending thread writes header and payload with one non-blocking `writev`. Whatever the
+//! the sending thread writes header and payload with one non-blocking `sendmsg`. Whatever the
 //! socket does not take is queued ahead of everything else and finished by the task, with
 //! the send's deadline, exactly like a queued frame. When the socket is not free the frame
 //! takes the queued path of `handle`. Broadcasts never come here: one thread writing to
@@ -91,7 +91,7 @@ impl SessionHandle {
         }
     }
 
-    /// Writes `head` then `tail` with one non-blocking `writev` if the outbox grants the
+    /// Writes `head` then `tail` with one non-blocking `sendmsg` if the outbox grants the
     /// socket to this thread.
     fn write_direct(&self, head: &[u8], tail: &[u8]) -> Direct {
         let Some(socket) = &self.socket else {
@@ -101,7 +101,7 @@ impl SessionHandle {
             return Direct::NotNow;
         }
         let total = head.len() + tail.len();
-        let outcome = match socket.try_write(&[IoSlice::new(head), IoSlice::new(tail)]) {
+        let outcome = match socket.send_now(&[IoSlice::new(head), IoSlice::new(tail)]) {
             Ok(written) if written == total => Direct::Written,
             Ok(written) => return Direct::Partly(written),
             Err(error) if is_not_ready(&error) => Direct::NotNow,

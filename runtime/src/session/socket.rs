@@ -32,9 +32,17 @@ impl SharedSocket {
         Arc::new(SharedSocket { stream })
     }
 
-    /// Writes what the socket takes now, from any thread, never blocking; `WouldBlock` when
-    /// it takes nothing.
-    pub(crate) fn try_write(&self, parts: &[IoSlice<'_>]) -> io::Result<usize> {
+    /// Writes what the socket takes now, from a plugin thread, never blocking; `WouldBlock`
+    /// when it takes nothing. A plain `sendmsg`, which skips the file layer a `writev` goes
+    /// through, and leaves tokio's readiness alone: the connection task's next write finds
+    /// out for itself whether the socket is full.
+    pub(crate) fn send_now(&self, parts: &[IoSlice<'_>]) -> io::Result<usize> {
+        socket2::SockRef::from(&self.stream).send_vectored_with_flags(parts, libc::MSG_NOSIGNAL)
+    }
+
+    /// The connection task's write: as [`SharedSocket::send_now`], but through tokio, so that
+    /// a full socket clears the readiness the task waits on.
+    fn try_write(&self, parts: &[IoSlice<'_>]) -> io::Result<usize> {
         self.stream.try_write_vectored(parts)
     }
 
@@ -213,7 +221,7 @@ mod tests {
         let (server, mut client) = tcp_pair().await;
         let socket = SharedSocket::new(server);
         let written = socket
-            .try_write(&[IoSlice::new(b"\x82\x02"), IoSlice::new(b"hi")])
+            .send_now(&[IoSlice::new(b"\x82\x02"), IoSlice::new(b"hi")])
             .expect("write");
         assert_eq!(written, 4);
         let mut received = [0u8; 4];
