@@ -180,7 +180,9 @@ unsafe extern "C" fn send_many(
                 continue;
             };
             match &encoded {
-                Some(encoded) if handle.socket.is_some() => handle.send_broadcast_encoded(encoded),
+                Some(encoded) if !handle.compresses => {
+                    handle.send_broadcast(Outbound::Encoded(encoded.clone()));
+                }
                 _ => handle.send_broadcast(frame.clone()),
             }
         }

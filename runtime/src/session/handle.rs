@@ -53,6 +53,9 @@ pub(crate) struct SessionHandle {
     /// The socket, for direct writes; `None` when frames must pass the connection task
     /// (permessage-deflate: the compressor is the task's).
     pub(crate) socket: Option<Arc<SharedSocket>>,
+    /// permessage-deflate was negotiated: data frames are compressed by the task, so a
+    /// broadcast's shared, uncompressed frame is not used for this session.
+    pub(crate) compresses: bool,
     /// Commands for the connection task, oldest first (rare: a queue that allocates only
     /// when used, where a channel would cost every idle session its first block). The task
     /// is woken through the outbox, for frames and commands alike.
@@ -120,12 +123,14 @@ impl SessionHandle {
         properties: Properties,
         outbox_limit: usize,
         socket: Option<Arc<SharedSocket>>,
+        compresses: bool,
     ) -> Arc<Self> {
         let handle = SessionHandle {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             endpoint,
             outbox: Outbox::new(outbox_limit),
-            socket,
+            socket: socket.filter(|_| !compresses),
+            compresses,
             commands: Mutex::default(),
             abort: Notify::new(),
             closing: AtomicBool::new(false),
@@ -176,12 +181,6 @@ impl SessionHandle {
         if let Err((Refused::Full, _)) = self.outbox.push(outgoing) {
             self.time_out("outgoing queue full: the client does not read");
         }
-    }
-
-    /// Queues one recipient's copy of a broadcast whose frame was encoded once for all of
-    /// them: the bytes are shared, never copied (see [`SessionHandle::send_broadcast`]).
-    pub(crate) fn send_broadcast_encoded(&self, frame: &Bytes) {
-        self.send_broadcast(Outbound::Encoded(frame.clone()));
     }
 
     /// Queues a frame and waits until it is written, up to `timeout` (`None`: no limit).

@@ -68,8 +68,14 @@ where
     let properties = remote_properties(&opening);
     let outbox_limit = outbox_limit(core.settings.batching_buffer_size);
     // With permessage-deflate every data frame passes the task's compressor.
-    let socket = socket.filter(|_| opening.deflate.is_none());
-    let session = SessionHandle::new(endpoint_index(&opening), properties, outbox_limit, socket);
+    let compresses = opening.deflate.is_some();
+    let session = SessionHandle::new(
+        endpoint_index(&opening),
+        properties,
+        outbox_limit,
+        socket,
+        compresses,
+    );
     core.sessions.insert(Arc::clone(&session));
     let handler_session = Arc::clone(&session);
     let handler_core = Arc::clone(&core);
