@@ -22,6 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+. scripts/lib/listen.sh
 
 scenarios=echo,latency,handshake,idle,broadcast
 reps=3
@@ -136,13 +137,8 @@ start_server() {
     *) echo "bench.sh: unknown server $name" >&2; exit 2 ;;
   esac
   server_pid=$!
-  local addr=
-  for _ in $(seq 100); do
-    addr=$(grep -o '127\.0\.0\.1:[0-9]*' "$log" | head -n1 || true)
-    [ -n "$addr" ] && break
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
-  done
+  local addr
+  addr=$(listen_addr "$log" "$server_pid")
   if [ -z "$addr" ]; then
     echo "bench.sh: $name did not start; its log:" >&2
     cat "$log" >&2
@@ -185,54 +181,44 @@ order() {
   if [ $((rep % 2)) = 1 ]; then echo "$@"; else echo "$@" | tr ' ' '\n' | tac | tr '\n' ' '; fi
 }
 
-echo_scenario() {
-  local payload=$1 name=$2
+# interleaved SCENARIO "SERVERS" SUBCOMMAND ARGS...: every repetition starts each server in
+# turn (in `order`) and runs the load tool's SUBCOMMAND against it, with the server's URL
+# and pid added to ARGS.
+interleaved() {
+  local scenario=$1 servers=$2 subcommand=$3
+  shift 3
   for rep in $(seq "$reps"); do
-    for server in $(order "$rep" berth tt-echo); do
+    # shellcheck disable=SC2086 # the server list is split on purpose
+    for server in $(order "$rep" $servers); do
       start_server "$server"
-      run_load "$name" "$server" "$rep" echo --url "$server_url/" --connections 100 \
-        --in-flight 1 --payload "$payload" --binary --warmup "$warmup" --duration "$duration" \
-        --server-pid "$server_pid"
+      run_load "$scenario" "$server" "$rep" "$subcommand" --url "$server_url/" \
+        --server-pid "$server_pid" "$@"
       stop_server
     done
   done
+}
+
+echo_scenario() {
+  local payload=$1 name=$2
+  interleaved "$name" "berth tt-echo" echo --connections 100 --in-flight 1 \
+    --payload "$payload" --binary --warmup "$warmup" --duration "$duration"
 }
 
 latency_scenario() {
-  for rep in $(seq "$reps"); do
-    for server in $(order "$rep" berth tt-echo); do
-      start_server "$server"
-      run_load "latency-${rate}/s" "$server" "$rep" latency --url "$server_url/" --rate "$rate" \
-        --connections 10 --payload 20 --warmup 1 --duration "$duration" --server-pid "$server_pid"
-      stop_server
-    done
-  done
+  interleaved "latency-${rate}/s" "berth tt-echo" latency --rate "$rate" --connections 10 \
+    --payload 20 --warmup 1 --duration "$duration"
 }
 
 handshake_scenario() {
-  for rep in $(seq "$reps"); do
-    for server in $(order "$rep" berth tt-echo); do
-      start_server "$server"
-      run_load handshake "$server" "$rep" handshake --url "$server_url/" \
-        --concurrency "$handshake_concurrency" --warmup 1 --duration "$duration" \
-        --sources "$sources" --server-pid "$server_pid"
-      stop_server
-    done
-  done
+  interleaved handshake "berth tt-echo" handshake --concurrency "$handshake_concurrency" \
+    --warmup 1 --duration "$duration" --sources "$sources"
 }
 
 idle_scenario() {
   local settle=2
   [ "$smoke" = 1 ] && settle=0.2
-  for rep in $(seq "$reps"); do
-    for server in $(order "$rep" berth tt-echo tt-echo-4k); do
-      start_server "$server"
-      run_load "idle-$idle_connections" "$server" "$rep" idle --url "$server_url/" \
-        --connections "$idle_connections" --sources "$sources" --server-pid "$server_pid" \
-        --settle "$settle"
-      stop_server
-    done
-  done
+  interleaved "idle-$idle_connections" "berth tt-echo tt-echo-4k" idle \
+    --connections "$idle_connections" --sources "$sources" --settle "$settle"
 }
 
 broadcast_scenario() {

@@ -10,6 +10,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+. scripts/lib/listen.sh
 
 passed=0
 failed=0
@@ -113,12 +114,7 @@ for app in echo chat presence; do
 done
 (cd "$work" && BERTH_LOG=debug exec "$berth" run --listen 127.0.0.1:0 --apps apps >berth.log 2>&1) &
 berth_pid=$!
-addr=""
-for _ in $(seq 200); do
-  addr=$(grep -o 'listening addr=127\.0\.0\.1:[0-9]*' "$work/berth.log" 2>/dev/null | head -1 | cut -d= -f2)
-  [ -n "$addr" ] || ! kill -0 "$berth_pid" 2>/dev/null && break
-  sleep 0.1
-done
+addr=$(listen_addr "$work/berth.log" "$berth_pid" 'listening addr=')
 if [ -z "$addr" ]; then
   sed 's/^/    /' "$work/berth.log"
   record "berth starts and listens" 1

@@ -14,6 +14,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+. scripts/lib/listen.sh
 
 berth_pid=""
 work=$(mktemp -d "${TMPDIR:-/tmp}/berth-conformance.XXXXXX")
@@ -72,12 +73,7 @@ deflate="on"
 
 (cd "$work" && exec "$berth" run --listen 127.0.0.1:0 --apps apps >berth.log 2>&1) &
 berth_pid=$!
-addr=""
-for _ in $(seq 200); do
-  addr=$(grep -o 'listening addr=127\.0\.0\.1:[0-9]*' "$work/berth.log" 2>/dev/null | head -1 | cut -d= -f2)
-  [ -n "$addr" ] || ! kill -0 "$berth_pid" 2>/dev/null && break
-  sleep 0.1
-done
+addr=$(listen_addr "$work/berth.log" "$berth_pid" 'listening addr=')
 [ -n "$addr" ] || { cat "$work/berth.log" >&2; setup_failed "berth did not start"; }
 
 out=${CONFORMANCE_OUT:-$target_dir/conformance/report}
