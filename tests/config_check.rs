@@ -1,6 +1,6 @@
 //! `berth check`, run as the real binary on good and bad files: exit codes and output.
 
-use berth_tests::{Finished, TempDir, berth_in, workspace_root};
+use berth_tests::{Finished, TempDir, berth_in, plugin_library, workspace_root};
 
 const GOOD_DESCRIPTOR: &str = r#"<?xml version="1.0"?>
 <jeus-web-dd xmlns="http://www.tmaxsoft.com/xml/ns/jeus" version="8.0">
@@ -115,13 +115,20 @@ fn an_apps_directory_checks_each_context_and_path_collisions() {
         "apps/alpha/jeus-web-dd.xml",
         "<jeus-web-dd><context-path>/shared</context-path></jeus-web-dd>",
     );
-    dir.write("apps/alpha/libalpha.so", "");
     dir.write(
         "apps/beta/jeus-web-dd.xml",
         "<jeus-web-dd><context-path>/shared</context-path></jeus-web-dd>",
     );
-    dir.write("apps/beta/lib/libbeta.so", "");
-    dir.write("apps/ROOT/libroot.so", "");
+    // Real plugins: `berth check` opens every library in its probe process.
+    for library in [
+        "apps/alpha/libalpha.so",
+        "apps/beta/lib/libbeta.so",
+        "apps/ROOT/libroot.so",
+    ] {
+        let target = dir.path().join(library);
+        std::fs::create_dir_all(target.parent().expect("parent")).expect("dir");
+        std::fs::copy(plugin_library("probe"), target).expect("plugin copied");
+    }
     dir.write("apps/empty/jeus-web-dd.xml", "<jeus-web-dd/>");
     let run = check(&dir, &["--effective", "apps"]);
     assert_eq!(run.code, Some(1), "{run:?}");

@@ -6,7 +6,6 @@
 //! then stops the pools.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -18,6 +17,7 @@ use crate::context::Context;
 use crate::deploy::scanner::AppCandidate;
 use crate::http::route::ContextTable;
 use crate::http::server::{self, SharedTable};
+use crate::plugin::Prober;
 use crate::session::{Cause, Command};
 
 /// Why the container could not start.
@@ -47,10 +47,10 @@ impl Container {
         config: &ServerConfig,
         apps: &[AppCandidate],
     ) -> Result<Container, StartError> {
-        let staging = staging_dir();
+        let prober = Prober::this_binary();
         let mut contexts = Vec::new();
         for app in apps {
-            match Context::deploy(app, &staging) {
+            match Context::deploy(app, &prober) {
                 Ok(context) => contexts.push((app.context_path.clone(), context)),
                 Err(error) => {
                     tracing::error!(dir = %app.dir.display(), "context not deployed: {error}")
@@ -125,8 +125,4 @@ impl Container {
             let _ = tokio::task::spawn_blocking(move || core.executor.shutdown(remaining)).await;
         }
     }
-}
-
-fn staging_dir() -> PathBuf {
-    std::env::temp_dir().join(format!("berth-{}-plugins", std::process::id()))
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use berth::command::check::{CheckOptions, check};
 use berth::command::run::{RunOptions, run};
+use berth::plugin::{self, Prober};
 use clap::{Parser, Subcommand};
 
 /// A servlet-style WebSocket container: serves the web contexts in an apps directory.
@@ -42,13 +43,24 @@ enum Command {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
+    /// Internal: opens the library on standard input and reports whether it is a plugin
+    /// (run by `berth run` and `berth check` in a child process before loading a library).
+    #[command(name = plugin::PROBE_SUBCOMMAND, hide = true)]
+    ProbeLibrary {
+        /// The library's path, for messages.
+        file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { effective, paths } => {
-            let options = CheckOptions { paths, effective };
+            let options = CheckOptions {
+                paths,
+                effective,
+                prober: Prober::this_binary(),
+            };
             match check(&options, &mut std::io::stdout().lock()) {
                 Ok(summary) if summary.errors == 0 => ExitCode::SUCCESS,
                 Ok(_) => ExitCode::from(1),
@@ -58,6 +70,10 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::ProbeLibrary { file } => match plugin::answer(&file, &mut std::io::stdout()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::from(1),
+        },
         Command::Run { conf, listen, apps } => {
             init_logging();
             match run(&RunOptions { conf, listen, apps }) {

@@ -41,6 +41,8 @@ const PACKAGES: &[&str] = &[
     "fixture-probe",
     "fixture-abi-next-major",
     "fixture-old-minor",
+    "fixture-load-abort",
+    "fixture-load-hang",
 ];
 
 /// Builds the binary and every plugin (once per test process) with the cargo and profile

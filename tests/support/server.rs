@@ -1,6 +1,7 @@
 //! A running `berth` process: started on an ephemeral loopback port, its log captured, killed
 //! when dropped.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -17,6 +18,17 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 struct Log {
     text: Mutex<String>,
     grew: Condvar,
+}
+
+/// How to start a server besides its apps: extra arguments, environment, a wrapper program.
+#[derive(Debug, Default)]
+pub struct Launch<'a> {
+    /// Extra `berth run` arguments.
+    pub extra: &'a [&'a str],
+    /// Extra environment variables.
+    pub env: &'a [(&'a str, &'a OsStr)],
+    /// A program (and its arguments) that runs `berth`, such as `prlimit --nofile=64:64`.
+    pub wrapper: &'a [&'a str],
 }
 
 /// A running server.
@@ -36,12 +48,33 @@ impl Berth {
 
     /// Like [`Berth::start`], with extra `berth run` arguments.
     pub fn start_with(apps: &Apps, extra: &[&str]) -> Berth {
-        let mut child = Command::new(berth_binary())
+        Berth::launch(
+            apps,
+            &Launch {
+                extra,
+                ..Launch::default()
+            },
+        )
+    }
+
+    /// Like [`Berth::start`], the way `launch` says.
+    pub fn launch(apps: &Apps, launch: &Launch<'_>) -> Berth {
+        let binary = berth_binary();
+        let mut command = match launch.wrapper {
+            [] => Command::new(&binary),
+            [program, args @ ..] => {
+                let mut command = Command::new(program);
+                command.args(args).arg(&binary);
+                command
+            }
+        };
+        let mut child = command
             .current_dir(apps.home())
             .args(["run", "--listen", "127.0.0.1:0", "--apps"])
             .arg(apps.dir())
-            .args(extra)
+            .args(launch.extra)
             .env("BERTH_LOG", "debug,hyper=info")
+            .envs(launch.env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -1,12 +1,16 @@
 //! `berth check PATH…`: validate server configurations, descriptors, context directories
 //! and apps directories, print every problem as `file:line:column: severity: message`, and
-//! say whether any is an error (like `nginx -t`). Nothing is started or loaded.
+//! say whether any is an error (like `nginx -t`). Nothing is started, and no library is
+//! loaded into this process: a context's plugin library is opened by the same probe process
+//! `berth run` uses before loading one, so a library that is not a plugin, is built for
+//! another ABI, or crashes or hangs when opened is reported here too.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use crate::config::{self, Diagnostic, EffectiveRow, FileKind, Severity, descriptor, server};
 use crate::deploy::scanner::{self, AppReport};
+use crate::plugin::{self, Prober};
 
 /// What `berth check` was asked to do.
 #[derive(Debug, Clone)]
@@ -15,6 +19,8 @@ pub struct CheckOptions {
     pub paths: Vec<PathBuf>,
     /// Also print the effective settings of every valid file.
     pub effective: bool,
+    /// How plugin libraries are probed.
+    pub prober: Prober,
 }
 
 /// Counts of what was found.
@@ -32,6 +38,7 @@ pub fn check(options: &CheckOptions, out: &mut dyn Write) -> io::Result<CheckSum
         out,
         summary: CheckSummary::default(),
         effective: options.effective,
+        prober: &options.prober,
     };
     for path in &options.paths {
         report.path(path)?;
@@ -48,6 +55,7 @@ struct Report<'w> {
     out: &'w mut dyn Write,
     summary: CheckSummary,
     effective: bool,
+    prober: &'w Prober,
 }
 
 impl Report<'_> {
@@ -99,6 +107,13 @@ impl Report<'_> {
 
     fn app(&mut self, report: &AppReport) -> io::Result<()> {
         self.problems(&report.diagnostics)?;
+        if let Some(app) = &report.app {
+            if let Err(error) = plugin::probe(&app.library, self.prober) {
+                let message = error.problem.to_string();
+                self.problems(&[Diagnostic::about(&error.file, Severity::Error, message)])?;
+                return Ok(());
+            }
+        }
         let rows = report.app.as_ref().map(|app| app.effective.as_slice());
         self.effective_rows(&report.dir, rows)
     }

@@ -8,7 +8,6 @@
 //! never freed, because a plugin may keep calling after undeploy (it gets `NO_SUCH_SESSION`).
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -21,7 +20,7 @@ use crate::executor::{Executor, ExecutorError};
 use crate::http::forwarded::RemoteAddress;
 use crate::http::handshake::Refusal;
 use crate::http::route::{EndpointMatch, EndpointRouter, TemplateError};
-use crate::plugin::{self, EndpointInfo, LoadError, PluginInstance};
+use crate::plugin::{self, EndpointInfo, LoadError, PluginInstance, Prober};
 use crate::session::{self, Registry};
 
 /// Why a context could not be deployed.
@@ -107,10 +106,7 @@ impl Drop for Admission {
 
 impl Context {
     /// Loads the plugin and starts the pool of one context.
-    pub(crate) fn deploy(
-        app: &AppCandidate,
-        staging_dir: &Path,
-    ) -> Result<Arc<Context>, DeployError> {
+    pub(crate) fn deploy(app: &AppCandidate, prober: &Prober) -> Result<Arc<Context>, DeployError> {
         let dir = app.dir.display().to_string();
         let name = app
             .dir
@@ -118,7 +114,7 @@ impl Context {
             .and_then(|n| n.to_str())
             .unwrap_or("context")
             .to_owned();
-        let library = plugin::load(&app.library, staging_dir)?;
+        let library = plugin::load(&app.library, prober)?;
         let executor = Executor::new(
             &name,
             app.settings.executor,

@@ -14,7 +14,7 @@ use endpoint_api::abi::{
     PluginApi, Status,
 };
 
-use super::loader::{LoadError, PluginLibrary};
+use super::loader::{LoadError, LoadProblem, PluginLibrary};
 
 /// What a plugin declared for one endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,11 +59,7 @@ impl PluginInstance {
         host_ctx: HostCtx,
         init_params: &BTreeMap<String, String>,
     ) -> Result<PluginInstance, LoadError> {
-        let bad = |reason: String| LoadError::BadTable {
-            file: library.file.clone(),
-            reason,
-        };
-        let endpoints = read_endpoints(&library.api).map_err(bad)?;
+        let bad = |reason: String| LoadError::new(&library.file, LoadProblem::BadTable(reason));
         let pairs: Vec<Pair> = init_params
             .iter()
             .map(|(name, value)| Pair {
@@ -85,7 +81,7 @@ impl PluginInstance {
         Ok(PluginInstance {
             api: library.api,
             instance,
-            endpoints,
+            endpoints: library.endpoints.clone(),
         })
     }
 
@@ -200,7 +196,7 @@ impl PluginInstance {
     }
 }
 
-fn read_endpoints(api: &PluginApi) -> Result<Vec<EndpointInfo>, String> {
+pub(super) fn read_endpoints(api: &PluginApi) -> Result<Vec<EndpointInfo>, String> {
     if api.endpoint_count == 0 || api.endpoints.is_null() {
         return Err("the plugin declares no endpoint".into());
     }

@@ -1,52 +1,59 @@
 //! Opening a plugin library and checking that it speaks our ABI.
 //!
-//! The library is first copied to a file name unique to this load (the generation), opened
-//! from there, and the copy is deleted at once (the mapping stays). Reopening the original
-//! path after it was replaced would return the old code, because the dynamic loader keys
-//! on the path; a fresh name per generation gets the new code. Libraries are never closed:
-//! a plugin's thread-locals or threads may still run code from them.
+//! [`load`] is what the server does: stage a private copy of the library (`stage`), try it
+//! in a child process (`probe`), and only when the child says it passed, open the same copy
+//! in this process by descriptor and read its table. Each load opens a new copy, so a
+//! replaced file loads new code (the dynamic loader would return the old mapping for a path
+//! it has seen). Libraries are never closed: a plugin's thread-locals or threads may still
+//! run code from them, and their staged copies stay open with them.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use endpoint_api::abi::{self, AbiVersion, AbiVersionFn, EntryFn, PluginApi};
 
-/// Why a library could not be used as a plugin.
+use super::instance::{EndpointInfo, read_endpoints};
+use super::probe::{ProbeReport, Prober};
+use super::stage::{self, StagedLibrary};
+
+/// Why a library could not be used as a plugin: the library and the problem.
 #[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    /// Copying the library to its generation file failed.
-    #[error("{file}: cannot stage the plugin library: {source}")]
-    Stage {
-        /// The library.
-        file: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
+#[error("{}: {problem}", file.display())]
+pub struct LoadError {
+    /// The library, as found in the context directory.
+    pub file: PathBuf,
+    /// What is wrong with it.
+    pub problem: LoadProblem,
+}
+
+impl LoadError {
+    pub(crate) fn new(file: &Path, problem: LoadProblem) -> LoadError {
+        LoadError {
+            file: file.to_path_buf(),
+            problem,
+        }
+    }
+}
+
+/// What is wrong with a library.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadProblem {
+    /// Copying the library to its private copy failed.
+    #[error("cannot stage the plugin library: {0}")]
+    Stage(std::io::Error),
     /// The dynamic loader refused the file.
-    #[error("{file}: cannot load the plugin library: {reason}")]
-    Open {
-        /// The library.
-        file: PathBuf,
-        /// Why, with the dynamic loader's own words.
-        reason: String,
-    },
+    #[error("cannot load the plugin library: {0}")]
+    Open(String),
     /// A required symbol is missing: not a Berth plugin.
     #[error(
-        "{file}: not a Berth plugin: the symbol {symbol} is missing (declare the plugin with endpoint_api::plugin!)"
+        "not a Berth plugin: the symbol {0} is missing (declare the plugin with endpoint_api::plugin!)"
     )]
-    MissingSymbol {
-        /// The library.
-        file: PathBuf,
-        /// The symbol.
-        symbol: &'static str,
-    },
+    MissingSymbol(&'static str),
     /// Built against an ABI major this host does not speak.
     #[error(
-        "{file}: plugin refused: it was built against endpoint-api ABI {plugin}{sdk}, this berth speaks ABI {host}; rebuild the plugin against endpoint-api {host_sdk}"
+        "plugin refused: it was built against endpoint-api ABI {plugin}{sdk}, this berth speaks ABI {host}; rebuild the plugin against endpoint-api {host_sdk}"
     )]
     IncompatibleAbi {
-        /// The library.
-        file: PathBuf,
         /// The plugin's ABI version.
         plugin: AbiVersion,
         /// The host's ABI version.
@@ -57,13 +64,51 @@ pub enum LoadError {
         host_sdk: &'static str,
     },
     /// The plugin's table is unusable.
-    #[error("{file}: plugin refused: {reason}")]
-    BadTable {
-        /// The library.
-        file: PathBuf,
-        /// What is wrong.
-        reason: String,
+    #[error("plugin refused: {0}")]
+    BadTable(String),
+    /// The probe process found a problem (its words).
+    #[error("{0}")]
+    Refused(String),
+    /// Opening the library killed the probe process.
+    #[error(
+        "opening the library crashed the probe process with signal {signal} ({name}); it was not loaded into the server{stderr}",
+        name = signal_name(*signal)
+    )]
+    ProbeCrashed {
+        /// The signal number.
+        signal: i32,
+        /// What the probe wrote last to stderr, as a message suffix.
+        stderr: String,
     },
+    /// Opening the library did not finish in time.
+    #[error(
+        "opening the library did not finish within {} s (its initialisers hang?); the probe was killed and the library not loaded{stderr}",
+        after.as_secs()
+    )]
+    ProbeTimedOut {
+        /// The probe's time limit.
+        after: Duration,
+        /// What the probe wrote last to stderr, as a message suffix.
+        stderr: String,
+    },
+    /// The probe process could not run or answer.
+    #[error("{0}")]
+    Probe(String),
+}
+
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGILL => "SIGILL",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGSYS => "SIGSYS",
+        libc::SIGTRAP => "SIGTRAP",
+        _ => "another signal",
+    }
 }
 
 /// A plugin library that passed the version checks; its table is copied out.
@@ -77,25 +122,42 @@ pub struct PluginLibrary {
     pub abi: AbiVersion,
     /// The plugin's `endpoint-api` version.
     pub sdk_version: String,
+    /// The endpoints it declares.
+    pub endpoints: Vec<EndpointInfo>,
 }
 
-static GENERATION: AtomicU64 = AtomicU64::new(1);
+/// Stages `file`, probes it with `prober` and, when it passed, loads it into this process.
+pub fn load(file: &Path, prober: &Prober) -> Result<PluginLibrary, LoadError> {
+    let staged = stage::stage(file).map_err(|e| LoadError::new(file, LoadProblem::Stage(e)))?;
+    prober.probe(file, &staged)?;
+    let library = open(&staged.loader_path(), file)?;
+    // The copy stays open for ever: the library stays mapped, and its descriptor number
+    // must never name another library (see `stage`).
+    std::mem::forget(staged);
+    Ok(library)
+}
 
-/// Loads `file` as a plugin, staging it under `staging_dir`.
-pub fn load(file: &Path, staging_dir: &Path) -> Result<PluginLibrary, LoadError> {
-    let staged = stage(file, staging_dir)?;
+/// Stages `file` and probes it, without loading it here (`berth check`).
+pub fn probe(file: &Path, prober: &Prober) -> Result<ProbeReport, LoadError> {
+    let staged: StagedLibrary =
+        stage::stage(file).map_err(|e| LoadError::new(file, LoadProblem::Stage(e)))?;
+    prober.probe(file, &staged)
+}
+
+/// Opens the library at `path` in this process and checks it; messages name `file`.
+pub(crate) fn open(path: &Path, file: &Path) -> Result<PluginLibrary, LoadError> {
     // SAFETY: loading runs the library's initialisers. Plugins are trusted code deployed by
-    // the administrator, exactly like a servlet container's web applications.
+    // the administrator, exactly like a servlet container's web applications; the probe
+    // process has run the same bytes' initialisers first.
     #[allow(unsafe_code)]
-    let opened = unsafe { libloading::Library::new(&staged) };
-    let _ = std::fs::remove_file(&staged);
-    let library = opened.map_err(|error| LoadError::Open {
-        file: file.to_path_buf(),
-        reason: error_chain(&error),
+    let opened = unsafe { libloading::Library::new(path) };
+    let library = opened.map_err(|error| {
+        let reason = error_chain(&error).replace(&format!("{}: ", path.display()), "");
+        LoadError::new(file, LoadProblem::Open(reason))
     })?;
     // Never unloaded: see the module docs.
     let library: &'static libloading::Library = Box::leak(Box::new(library));
-    read_plugin(file, library)
+    read_plugin(file, library).map_err(|problem| LoadError::new(file, problem))
 }
 
 /// An error and its sources, joined (libloading keeps dlerror's text in the source).
@@ -110,44 +172,19 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-fn stage(file: &Path, staging_dir: &Path) -> Result<PathBuf, LoadError> {
-    let stage_error = |source| LoadError::Stage {
-        file: file.to_path_buf(),
-        source,
-    };
-    std::fs::create_dir_all(staging_dir).map_err(stage_error)?;
-    let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
-    let stem = file
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("plugin");
-    let name = format!(
-        "{stem}-{}-g{generation}.{}",
-        std::process::id(),
-        std::env::consts::DLL_EXTENSION
-    );
-    let staged = staging_dir.join(name);
-    std::fs::copy(file, &staged).map_err(stage_error)?;
-    Ok(staged)
-}
-
 #[allow(unsafe_code)]
 fn read_plugin(
     file: &Path,
     library: &'static libloading::Library,
-) -> Result<PluginLibrary, LoadError> {
-    let missing = |symbol| LoadError::MissingSymbol {
-        file: file.to_path_buf(),
-        symbol,
-    };
+) -> Result<PluginLibrary, LoadProblem> {
     // SAFETY: the symbol's type is fixed forever by the ABI (its signature never changes).
     let version: AbiVersionFn = unsafe { library.get::<AbiVersionFn>(b"berth_abi_version\0") }
         .map(|symbol| *symbol)
-        .map_err(|_| missing("berth_abi_version"))?;
+        .map_err(|_| LoadProblem::MissingSymbol("berth_abi_version"))?;
     // SAFETY: as above; the entry's signature is also frozen across majors.
     let entry: EntryFn = unsafe { library.get::<EntryFn>(b"berth_plugin_entry\0") }
         .map(|symbol| *symbol)
-        .map_err(|_| missing("berth_plugin_entry"))?;
+        .map_err(|_| LoadProblem::MissingSymbol("berth_plugin_entry"))?;
     let plugin_abi = AbiVersion::from_raw(version());
     // SAFETY: the entry has no side effects and returns a static table (or null); reading
     // only its frozen prefix is allowed whatever the major.
@@ -157,8 +194,7 @@ fn read_plugin(
         .map(|api| unsafe { api.sdk_version.to_string_lossy() })
         .unwrap_or_default();
     if !AbiVersion::CURRENT.is_compatible_with(plugin_abi) {
-        return Err(LoadError::IncompatibleAbi {
-            file: file.to_path_buf(),
+        return Err(LoadProblem::IncompatibleAbi {
             plugin: plugin_abi,
             host: AbiVersion::CURRENT,
             sdk: if sdk_version.is_empty() {
@@ -169,20 +205,19 @@ fn read_plugin(
             host_sdk: abi::SDK_VERSION,
         });
     }
-    let api = api.ok_or_else(|| LoadError::BadTable {
-        file: file.to_path_buf(),
-        reason: "berth_plugin_entry returned no table".into(),
-    })?;
+    let api =
+        api.ok_or_else(|| LoadProblem::BadTable("berth_plugin_entry returned no table".into()))?;
     if api.create.is_none() {
-        return Err(LoadError::BadTable {
-            file: file.to_path_buf(),
-            reason: "the plugin table has no create callback".into(),
-        });
+        return Err(LoadProblem::BadTable(
+            "the plugin table has no create callback".into(),
+        ));
     }
+    let endpoints = read_endpoints(&api).map_err(LoadProblem::BadTable)?;
     Ok(PluginLibrary {
         file: file.to_path_buf(),
         api,
         abi: plugin_abi,
         sdk_version,
+        endpoints,
     })
 }
