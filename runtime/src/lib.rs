@@ -20,6 +20,8 @@
 //! - `memory`: the allocator's policy — keep freed memory under load, give it back after
 //!   many sessions closed (besides `plugin`, the one other place with `unsafe`: `mallopt`
 //!   and `malloc_trim`).
+//! - `limits`: the process's resource limits (the open-files soft limit raised to the hard
+//!   one at start; `getrlimit`/`setrlimit` are its `unsafe`).
 //! - [`command`]: the `berth` subcommands as library functions (`main.rs` only parses the
 //!   command line).
 
@@ -31,6 +33,7 @@ mod context;
 pub mod deploy;
 pub mod executor;
 mod http;
+mod limits;
 mod memory;
 pub mod plugin;
 mod session;

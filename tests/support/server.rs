@@ -113,16 +113,30 @@ impl Berth {
         self.child.id()
     }
 
+    /// CPU time the server has used so far, user and system, all threads (from
+    /// `/proc/PID/stat`, whose clock ticks are USER_HZ = 100 per second on Linux).
+    pub fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .expect("the server's /proc/PID/stat is readable");
+        // Fields after the command name (which may hold spaces), from field 3 on.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .expect("/proc/PID/stat has a command name");
+        let ticks = |index: usize| -> u64 { fields[index - 3].parse().expect("a tick count") };
+        Duration::from_millis((ticks(14) + ticks(15)) * 10)
+    }
+
     /// The server's resident memory in KiB (from `/proc`).
     pub fn rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
+            .expect("the server's /proc/PID/status is readable");
         status
             .lines()
             .find_map(|line| line.strip_prefix("VmRSS:"))
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|kib| kib.parse().ok())
-            .unwrap_or(0)
+            .expect("/proc/PID/status has VmRSS in KiB")
     }
 
     /// Waits until `needle` has been logged `count` times.

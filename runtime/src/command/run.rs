@@ -105,6 +105,13 @@ pub fn deployable_apps(config: &ServerConfig) -> Result<Vec<AppCandidate>, RunEr
 /// Runs the container until SIGTERM or SIGINT, then shuts it down within the grace period.
 pub fn run(options: &RunOptions) -> Result<(), RunError> {
     let config = effective_config(options)?;
+    match crate::limits::raise_open_files() {
+        Ok(limit) if limit.was < limit.now => {
+            tracing::info!(from = limit.was, to = limit.now, "open files limit raised");
+        }
+        Ok(limit) => tracing::info!(limit = limit.now, "open files limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open files limit"),
+    }
     let apps = deployable_apps(&config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,9 +1,11 @@
 //! HTTP: the listener, the WebSocket opening handshake and routing to contexts.
 //!
-//! `route` finds the context and endpoint for a path, `handshake` validates the request and
+//! `accept` takes connections off the listener (pausing while the process is out of file
+//! descriptors or memory), `route` finds the context and endpoint for a path, `handshake` validates the request and
 //! chooses the subprotocol, `server` runs the hyper listener and hands upgraded connections
 //! to their context. This module never runs plugin code and never reads frames.
 
+mod accept;
 pub(crate) mod forwarded;
 pub(crate) mod handshake;
 pub(crate) mod route;

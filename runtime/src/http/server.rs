@@ -22,6 +22,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
+use super::accept;
 use super::forwarded::{self, RemoteAddress};
 use super::handshake::{self, Refusal};
 use super::route::ContextTable;
@@ -42,18 +43,8 @@ pub(crate) async fn serve(
     trusted_proxies: Arc<[IpNet]>,
     mut stop: watch::Receiver<bool>,
 ) {
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = stop.changed() => return,
-        };
-        let (tcp, peer) = match accepted {
-            Ok(pair) => pair,
-            Err(error) => {
-                tracing::warn!(%error, "accept failed");
-                continue;
-            }
-        };
+    let mut backoff = accept::Backoff::default();
+    while let Some((tcp, peer)) = accept::next(&listener, &mut backoff, &mut stop).await {
         let _ = tcp.set_nodelay(true);
         let table = Arc::clone(&table);
         let trusted = Arc::clone(&trusted_proxies);
