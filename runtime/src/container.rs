@@ -72,6 +72,7 @@ impl Container {
             listener,
             Arc::clone(&table),
             trusted,
+            config.max_request_head,
             stopped,
         ));
         crate::memory::spawn_trimmer();

@@ -30,6 +30,9 @@ use crate::codec;
 use crate::context::{Context, OpeningRequest};
 use crate::session::{SharedSocket, SocketIo};
 
+/// hyper refuses a read buffer limit below this.
+const MIN_READ_BUFFER: usize = 8192;
+
 /// How long a client may take to send its request head.
 const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -41,23 +44,23 @@ pub(crate) async fn serve(
     listener: TcpListener,
     table: SharedTable,
     trusted_proxies: Arc<[IpNet]>,
+    max_request_head: usize,
     mut stop: watch::Receiver<bool>,
 ) {
+    let http = Arc::new(http1_builder(max_request_head));
     let mut backoff = accept::Backoff::default();
     while let Some((tcp, peer)) = accept::next(&listener, &mut backoff, &mut stop).await {
         let _ = tcp.set_nodelay(true);
         let table = Arc::clone(&table);
         let trusted = Arc::clone(&trusted_proxies);
+        let http = Arc::clone(&http);
         tokio::spawn(async move {
             let service = service_fn(move |request| {
                 let table = current(&table);
                 let remote = forwarded::client_address(request.headers(), peer, &trusted);
                 async move { Ok::<_, Infallible>(respond(request, &table, peer, remote)) }
             });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                // A peer that never finishes its request head cannot hold a socket forever.
-                .header_read_timeout(HEADER_READ_TIMEOUT)
+            let connection = http
                 .serve_connection(TokioIo::new(tcp), service)
                 .with_upgrades();
             if let Err(error) = connection.await {
@@ -65,6 +68,20 @@ pub(crate) async fn serve(
             }
         });
     }
+}
+
+/// hyper's HTTP/1 settings for every connection. A head larger than `max_request_head`
+/// gets 431; the read buffer never grows past it (hyper's floor is 8 KiB), so a client
+/// cannot make the server hold more while the head arrives.
+fn http1_builder(max_request_head: usize) -> hyper::server::conn::http1::Builder {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        // A peer that never finishes its request head cannot hold a socket forever.
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_header_size(max_request_head)
+        .max_buf_size(max_request_head.max(MIN_READ_BUFFER));
+    builder
 }
 
 fn current(table: &SharedTable) -> Arc<ContextTable<Context>> {

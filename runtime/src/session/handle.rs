@@ -324,15 +324,12 @@ pub(crate) struct Registry {
 
 impl Registry {
     pub(crate) fn insert(&self, session: Arc<SessionHandle>) {
-        crate::memory::session_opened();
         self.write().insert(session.id, session);
     }
 
     pub(crate) fn remove(&self, id: u64) {
         let mut sessions = self.write();
-        if sessions.remove(&id).is_some() {
-            crate::memory::session_closed();
-        }
+        sessions.remove(&id);
         // After a crowd has gone, its table need not stay.
         if sessions.capacity() > 1024 && sessions.len() * 8 < sessions.capacity() {
             sessions.shrink_to_fit();

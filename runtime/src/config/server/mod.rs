@@ -47,6 +47,7 @@ const SERVER_CHILDREN: &[ElementSpec] = &[
     ElementSpec::group("trusted-proxies", PROXIES),
     ElementSpec::group("admin", ADMIN),
     ElementSpec::value("shutdown-grace-in-millis"),
+    ElementSpec::value("max-request-head-size"),
     ElementSpec::group("session-store", SESSION_STORE),
 ];
 
@@ -69,6 +70,9 @@ pub struct ServerConfig {
     pub admin: Option<SocketAddr>,
     /// How long shutdown waits for sessions to close and `on_close` to run.
     pub shutdown_grace: Duration,
+    /// The largest request head (request line and headers) accepted, in bytes; a larger one
+    /// is answered 431.
+    pub max_request_head: usize,
     /// Where distributed user properties are kept.
     pub session_store: SessionStoreConfig,
 }
@@ -116,6 +120,7 @@ impl ServerConfig {
             trusted_proxies: Vec::new(),
             admin: Some(read::DEFAULT_ADMIN_LISTEN),
             shutdown_grace: Duration::from_millis(read::DEFAULT_SHUTDOWN_GRACE_MILLIS),
+            max_request_head: read::DEFAULT_MAX_REQUEST_HEAD,
             session_store: SessionStoreConfig {
                 kind: SessionStoreKind::Memory,
                 key_prefix: read::DEFAULT_KEY_PREFIX.to_owned(),

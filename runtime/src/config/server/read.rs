@@ -19,6 +19,12 @@ pub(super) const DEFAULT_ADMIN_LISTEN: SocketAddr =
 pub(super) const DEFAULT_APPS_DIR: &str = "apps";
 pub(super) const DEFAULT_SHUTDOWN_GRACE_MILLIS: u64 = 10_000;
 pub(super) const DEFAULT_KEY_PREFIX: &str = "berth:";
+/// Twice Tomcat's and Jetty's 8 KiB, Node's default: room for a browser's cookies.
+pub(super) const DEFAULT_MAX_REQUEST_HEAD: usize = 16 * 1024;
+/// The smallest head limit: a browser's handshake alone takes about 1 KiB.
+const MIN_REQUEST_HEAD: u64 = 4 * 1024;
+/// The largest: hyper's own default read buffer is about 400 KiB.
+const MAX_REQUEST_HEAD: u64 = 1024 * 1024;
 pub(super) const DEFAULT_HTTP_SESSION_TIMEOUT_MILLIS: u64 = 1_800_000;
 
 pub(super) fn server(root: &Element, home: &Path, diagnostics: &mut Diagnostics<'_>) -> ServerFile {
@@ -39,6 +45,7 @@ pub(super) fn server(root: &Element, home: &Path, diagnostics: &mut Diagnostics<
         trusted_proxies: trusted_proxies(&mut x, root),
         admin: admin(&mut x, root),
         shutdown_grace: grace(&mut x, root),
+        max_request_head: request_head(&mut x, root),
         session_store: session_store(&mut x, root),
     };
     ServerFile {
@@ -171,6 +178,22 @@ fn grace(x: &mut Extractor<'_, '_>, root: Option<&Element>) -> Duration {
         DEFAULT_SHUTDOWN_GRACE_MILLIS,
     );
     Duration::from_millis(millis)
+}
+
+fn request_head(x: &mut Extractor<'_, '_>, root: Option<&Element>) -> usize {
+    const PATH: &str = "max-request-head-size";
+    let default = DEFAULT_MAX_REQUEST_HEAD as u64;
+    let bytes = x.unsigned_or(root, PATH, default);
+    if let Some(element) = child_at(root, PATH)
+        && !(MIN_REQUEST_HEAD..=MAX_REQUEST_HEAD).contains(&bytes)
+    {
+        let message = format!(
+            "<{PATH}> {bytes} must be between {MIN_REQUEST_HEAD} and {MAX_REQUEST_HEAD} bytes"
+        );
+        x.error_at(&element.text_or_empty(), message);
+        return DEFAULT_MAX_REQUEST_HEAD;
+    }
+    usize::try_from(bytes).unwrap_or(DEFAULT_MAX_REQUEST_HEAD)
 }
 
 fn session_store(x: &mut Extractor<'_, '_>, root: Option<&Element>) -> SessionStoreConfig {

@@ -154,6 +154,28 @@ fn shutdown_grace_takes_milliseconds() {
 }
 
 #[test]
+fn the_request_head_limit_is_bytes_within_bounds() {
+    assert_eq!(
+        ServerConfig::defaults(Path::new(".")).max_request_head,
+        16 * 1024
+    );
+    assert_eq!(
+        config("<max-request-head-size>8192</max-request-head-size>").max_request_head,
+        8192
+    );
+    assert_eq!(
+        messages("<max-request-head-size>1024</max-request-head-size>"),
+        [
+            "conf/server.xml:2:24: error: <max-request-head-size> 1024 must be between 4096 and 1048576 bytes"
+        ]
+    );
+    assert!(
+        messages("<max-request-head-size>2000000</max-request-head-size>")[0]
+            .contains("must be between 4096 and 1048576")
+    );
+}
+
+#[test]
 fn session_store_is_memory_or_redis_with_a_url() {
     let c = config(
         "<session-store><kind>redis</kind><redis-url>redis://127.0.0.1:6379/0</redis-url><key-prefix>t:</key-prefix><http-session-timeout-in-millis>60000</http-session-timeout-in-millis></session-store>",
