@@ -94,7 +94,7 @@ async fn staging_never_follows_another_users_symlinks_and_leaves_nothing_behind(
         let dir = tmp.path().join(format!("berth-{pid}-plugins"));
         std::fs::create_dir(&dir).expect("hostile dir");
         for generation in 1..=3 {
-            let link = dir.join(format!("echo-{pid}-g{generation}.so"));
+            let link = dir.join(format!("libecho-{pid}-g{generation}.so"));
             std::os::unix::fs::symlink(&victim, link).expect("hostile symlink");
         }
     }
