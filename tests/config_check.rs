@@ -1,5 +1,10 @@
 //! `berth check`, run as the real binary on good and bad files: exit codes and output.
 
+use std::time::Duration;
+
+use berth_tests::apps::{Apps, descriptor};
+use berth_tests::client::{connect, recv_text, send_text};
+use berth_tests::server::Berth;
 use berth_tests::{Finished, TempDir, berth_in, plugin_library, workspace_root};
 
 const GOOD_DESCRIPTOR: &str = r#"<?xml version="1.0"?>
@@ -213,5 +218,89 @@ fn usage_errors_exit_2_and_version_and_help_work() {
     assert!(
         run.stdout.contains("check") && run.stdout.contains("run"),
         "{run:?}"
+    );
+}
+
+/// A descriptor with `depth` `<a>` elements nested inside the ignored JEUS `<session-config>`
+/// (issue 10): the first `<a>` is at depth 3, on line 3, column 1.
+fn nested_descriptor(depth: usize) -> String {
+    format!(
+        "<jeus-web-dd xmlns=\"http://www.tmaxsoft.com/xml/ns/jeus\">\n<session-config>\n{}{}\n</session-config>\n</jeus-web-dd>\n",
+        "<a>".repeat(depth),
+        "</a>".repeat(depth)
+    )
+}
+
+/// The message for the first `<a>` past the depth limit of 64 in a [`nested_descriptor`].
+fn too_deep(file: &str) -> String {
+    let column = 1 + "<a>".len() * (64 - 2);
+    format!(
+        "{file}:3:{column}: error: <a> is nested more than 64 elements deep, the limit for a configuration file; the file is not read further"
+    )
+}
+
+/// Deep enough to overflow a recursive reader, small enough (980 KB) to pass the size limit.
+const DEEP_UNDER_SIZE_LIMIT: usize = 140_000;
+
+fn assert_no_crash(run: &Finished) {
+    assert!(!run.stderr.contains("overflow"), "{run:?}");
+}
+
+#[test]
+fn a_deeply_nested_descriptor_is_one_positioned_error_not_a_crash() {
+    let dir = TempDir::new("check-deep");
+    dir.write("deep.xml", &nested_descriptor(DEEP_UNDER_SIZE_LIMIT));
+    let run = check(&dir, &["deep.xml"]);
+    assert_no_crash(&run);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let expected = format!(
+        "{}\nberth check: 1 error(s), 0 warning(s)\n",
+        too_deep("deep.xml")
+    );
+    assert_eq!(run.stdout, expected);
+}
+
+#[test]
+fn the_200_000_deep_descriptor_of_issue_10_is_refused_by_its_size() {
+    let dir = TempDir::new("check-huge");
+    let text = nested_descriptor(200_000);
+    assert!(text.len() > 1024 * 1024, "the issue's file is 1.4 MB");
+    dir.write("huge.xml", &text);
+    let run = check(&dir, &["huge.xml"]);
+    assert_no_crash(&run);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert_eq!(
+        run.stdout,
+        "huge.xml: error: the file is larger than 1048576 bytes (1 MiB), the limit for a configuration file; it is not read\n\
+         berth check: 1 error(s), 0 warning(s)\n"
+    );
+}
+
+#[tokio::test]
+async fn berth_run_serves_the_good_context_beside_hostile_descriptors() {
+    let apps = Apps::new("run-hostile");
+    apps.context("deep", "probe", &nested_descriptor(DEEP_UNDER_SIZE_LIMIT));
+    apps.context("huge", "probe", &nested_descriptor(200_000));
+    apps.context("probe", "probe", &descriptor(""));
+    let berth = Berth::start(&apps);
+
+    let mut ws = connect(&berth.url("/probe/")).await;
+    send_text(&mut ws, "still here").await;
+    assert_eq!(recv_text(&mut ws).await, "still here");
+
+    let deep_file = apps.dir().join("deep").join("jeus-web-dd.xml");
+    let huge_file = apps.dir().join("huge").join("jeus-web-dd.xml");
+    let wait = Duration::from_secs(10);
+    for needle in [
+        too_deep(&deep_file.display().to_string()),
+        format!("{}: error: the file is larger than", huge_file.display()),
+    ] {
+        let logged = berth.wait_for_log(&needle, wait);
+        assert!(logged.is_some(), "{needle:?} not logged:\n{}", berth.logs());
+    }
+    assert!(
+        berth.wait_for_count("context not deployed", 2, wait),
+        "{}",
+        berth.logs()
     );
 }

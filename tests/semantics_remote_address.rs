@@ -1,5 +1,7 @@
 //! `jeus.websocket.remoteAddr`, `remoteHost` and `remotePort` as SPEC §4 says: proxy headers
-//! believed only from trusted proxies, the right-most untrusted hop wins.
+//! believed only from trusted proxies, the right-most untrusted hop wins, and only an IP
+//! address is ever reported (`unknown` or an obfuscated hop: no properties; anything else: the
+//! socket peer).
 
 use berth_tests::apps::{Apps, descriptor};
 use berth_tests::client::{Ws, recv_text, send_text};
@@ -64,11 +66,16 @@ async fn without_trusted_proxies_the_socket_is_the_client_and_headers_are_ignore
     assert_eq!(remote_port, format!("\"{port}\""));
 }
 
+/// A server that trusts every loopback peer as a proxy (the tests are their own proxy).
+fn behind_trusted_proxy(apps: &Apps) -> Berth {
+    let conf = apps.server_conf("<trusted-proxies><proxy>127.0.0.0/8</proxy></trusted-proxies>");
+    Berth::start_with(apps, &["--conf", conf.to_str().expect("utf-8 path")])
+}
+
 #[tokio::test]
 async fn a_trusted_proxy_is_believed() {
     let apps = probe_apps("remote-trusted");
-    let conf = apps.server_conf("<trusted-proxies><proxy>127.0.0.0/8</proxy></trusted-proxies>");
-    let berth = Berth::start_with(&apps, &["--conf", conf.to_str().expect("utf-8 path")]);
+    let berth = behind_trusted_proxy(&apps);
 
     let (mut ws, _) = connect_with(
         &berth,
@@ -118,4 +125,45 @@ async fn a_trusted_proxy_is_believed() {
         ("\"192.0.2.60\"", "none"),
         "no port in the header: no remotePort"
     );
+}
+
+#[tokio::test]
+async fn a_trusted_proxys_hop_that_is_not_an_address_is_not_believed() {
+    let apps = probe_apps("remote-garbage");
+    let berth = behind_trusted_proxy(&apps);
+    for header in [
+        ("x-forwarded-for", "<script>alert(1)</script>"),
+        ("x-forwarded-for", "999.1.1.1"),
+        ("x-forwarded-for", "203.0.113.7, client.example.com"),
+        ("forwarded", "for=\"<script>alert(1)</script>\""),
+        ("forwarded", "for=999.1.1.1"),
+    ] {
+        let (mut ws, port) = connect_with(&berth, &[header]).await;
+        let (addr, host, remote_port) = properties(&mut ws).await;
+        assert_eq!(
+            (addr.as_str(), host.as_str(), remote_port),
+            ("\"127.0.0.1\"", "\"127.0.0.1\"", format!("\"{port}\"")),
+            "{header:?}: the socket peer is the client"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_that_hides_the_client_leaves_no_address() {
+    let apps = probe_apps("remote-hidden");
+    let berth = behind_trusted_proxy(&apps);
+    for header in [
+        ("x-forwarded-for", "unknown"),
+        ("x-forwarded-for", "_hidden"),
+        ("forwarded", "for=unknown"),
+        ("forwarded", "for=\"_hidden:_port\""),
+    ] {
+        let (mut ws, _) = connect_with(&berth, &[header, ("x-forwarded-port", "5555")]).await;
+        let found = properties(&mut ws).await;
+        assert_eq!(
+            found,
+            ("none".into(), "none".into(), "none".into()),
+            "{header:?}: no remote-address property at all"
+        );
+    }
 }

@@ -63,12 +63,9 @@ impl Report<'_> {
         if path.is_dir() {
             return self.directory(path);
         }
-        let text = match std::fs::read_to_string(path) {
+        let text = match config::read_text(path) {
             Ok(text) => text,
-            Err(error) => {
-                let message = format!("cannot read: {error}");
-                return self.problems(&[Diagnostic::about(path, Severity::Error, message)]);
-            }
+            Err(problem) => return self.problems(&[problem]),
         };
         match config::kind_of(&text) {
             FileKind::Server => {

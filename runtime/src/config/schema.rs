@@ -5,6 +5,10 @@
 //! element belongs in), duplicated single elements, unexpected attributes, and text or
 //! children where they do not belong. It does not read values: typed extraction is the job
 //! of each file's parser, which may then trust the structure.
+//!
+//! The walk recurses only into the groups of the static format tree (ignored and unknown
+//! elements are not entered), so its depth is the format's, not the file's — and `xml` caps
+//! a file's nesting anyway.
 
 use super::diagnostic::Diagnostics;
 use super::xml::Element;

@@ -6,12 +6,22 @@
 //! values mean is decided by `schema` and the file parsers. A DOCTYPE is refused (no entity
 //! expansion from hostile files); syntax errors end the read with one positioned error,
 //! because nothing after a syntax error can be trusted.
+//!
+//! The tree is built with a loop and an explicit stack, never by recursion, and an element
+//! nested deeper than [`MAX_DEPTH`] ends the read with one positioned error. So no tree
+//! deeper than that ever exists, and every recursive walk over one — the derived `Drop`,
+//! `Clone`, `PartialEq` and `Debug`, the schema check — is bounded whatever the input.
 
 use quick_xml::Reader;
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::{BytesRef, BytesStart, Event};
 
 use super::diagnostic::Diagnostics;
+
+/// The deepest an element may be nested; the root is at depth 1. Berth's own elements nest
+/// four deep (`<jeus-web-dd><websocket><websocket-executor><min>`) and JEUS servlet elements
+/// a few more; a recursive walk 64 deep needs only a few KiB of stack.
+pub(crate) const MAX_DEPTH: usize = 64;
 
 /// An attribute with the offset of its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,8 +163,14 @@ impl TreeBuilder {
         if self.stack.is_empty() && self.root.is_some() {
             return Err("a second root element; a file has exactly one".into());
         }
+        let name = start.local_name().into_inner().to_owned();
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(format!(
+                "<{name}> is nested more than {MAX_DEPTH} elements deep, the limit for a configuration file; the file is not read further"
+            ));
+        }
         let element = Element {
-            name: start.local_name().into_inner().to_owned(),
+            name,
             offset,
             content_offset,
             attributes: read_attributes(start, offset, diagnostics),
@@ -166,10 +182,13 @@ impl TreeBuilder {
     }
 
     fn close(&mut self) -> Result<(), String> {
-        let element = self
+        let mut element = self
             .stack
             .pop()
             .ok_or_else(|| String::from("an end tag without a start tag"))?;
+        if let Some(text) = &mut element.text {
+            trim(&mut text.value);
+        }
         match self.stack.last_mut() {
             Some(parent) => parent.children.push(element),
             None => self.root = Some(element),
@@ -210,22 +229,19 @@ impl TreeBuilder {
             diagnostics.error(open.offset, message);
             return None;
         }
-        let Some(mut root) = self.root.take() else {
+        let root = self.root.take();
+        if root.is_none() {
             diagnostics.error(end, "no root element: the file is empty");
-            return None;
-        };
-        trim_texts(&mut root);
-        Some(root)
+        }
+        root
     }
 }
 
-fn trim_texts(element: &mut Element) {
-    if let Some(text) = &mut element.text {
-        let trimmed = text.value.trim_end().len();
-        text.value.truncate(trimmed);
-        text.value = text.value.trim_start().to_owned();
-    }
-    element.children.iter_mut().for_each(trim_texts);
+/// Trims white space on both ends in place (the offset already points past the leading run).
+fn trim(value: &mut String) {
+    value.truncate(value.trim_end().len());
+    let lead = value.len() - value.trim_start().len();
+    value.drain(..lead);
 }
 
 fn read_attributes(
@@ -330,6 +346,56 @@ mod tests {
         assert!(problems[0].contains("DOCTYPE"), "{problems:?}");
         let (_, problems) = tree("<a>&nope;</a>");
         assert!(problems[0].contains("unknown entity"), "{problems:?}");
+    }
+
+    #[test]
+    fn nesting_up_to_the_limit_is_read() {
+        let depth = MAX_DEPTH;
+        let text = format!("{}{}", "<a>".repeat(depth), "</a>".repeat(depth));
+        let (root, problems) = tree(&text);
+        assert!(problems.is_empty(), "{problems:?}");
+        let mut element = &root.expect("well-formed");
+        for _ in 1..depth {
+            element = &element.children[0];
+        }
+        assert!(element.children.is_empty());
+    }
+
+    #[test]
+    fn the_first_element_past_the_depth_limit_is_one_positioned_error() {
+        let inner = "<a>".repeat(MAX_DEPTH - 1);
+        let closing = "</a>".repeat(MAX_DEPTH - 1);
+        let text = format!("<r>{inner}\n  <deep bad=\"1\" bad=\"2\"><deeper/></deep>{closing}</r>");
+        let (root, problems) = tree(&text);
+        assert!(root.is_none());
+        assert_eq!(
+            problems,
+            [
+                "t.xml:2:3: error: <deep> is nested more than 64 elements deep, the limit for a configuration file; the file is not read further"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_document_200_000_deep_is_refused_without_exhausting_the_stack() {
+        // Runs on an ordinary test thread (2 MiB of stack): a recursive build, trim or drop
+        // of this tree would overflow it.
+        let depth = 200_000;
+        let text = format!(
+            "<r><session-config>{}{}</session-config></r>",
+            "<a>".repeat(depth),
+            "</a>".repeat(depth)
+        );
+        let (root, problems) = tree(&text);
+        assert!(root.is_none());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let column = "<r><session-config>".len() + "<a>".len() * (MAX_DEPTH - 2) + 1;
+        assert!(
+            problems[0].starts_with(&format!(
+                "t.xml:1:{column}: error: <a> is nested more than 64"
+            )),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -2,36 +2,49 @@
 //!
 //! Without proxy headers, or when the connecting peer is not a configured trusted proxy, the
 //! client is the socket peer (its port only when `> 0`). When the peer is trusted, the
-//! `Forwarded` header (RFC 7239) is read — or, without it, `X-Forwarded-For` with
-//! `X-Forwarded-Port` — as a chain of hops, client first; walking from the right, every hop
-//! that is itself a trusted proxy is skipped and the right-most untrusted hop is the client.
-//! That hop may be an address, `unknown` or an obfuscated identifier (`_hidden`); a port is
-//! reported only when the hop names a numeric one. Unlike JEUS, headers from untrusted peers
-//! are never believed: anyone can write them. No DNS lookups: the host is the address.
-//! Pure: headers and addresses in, an answer out.
+//! `Forwarded` header (RFC 7239) is read — or, when it has no `for=`, `X-Forwarded-For` with
+//! `X-Forwarded-Port` — as a chain of hops, client first. Walking from the right, every hop
+//! that is itself a trusted proxy is skipped and the right-most untrusted hop is the client;
+//! the hops left of it were written by the client itself and are not even read.
+//!
+//! Every hop walked must be an IP literal with an optional port (`192.0.2.1`,
+//! `192.0.2.1:80`, `[2001:db8::1]:4711`; a bare `2001:db8::1` only in `X-Forwarded-For`), or
+//! `unknown` or an obfuscated identifier (`_hidden`): those two mean the proxy hides the
+//! client, and then there is no address at all. Anything else — markup, `999.1.1.1`, a host
+//! name, an empty hop — means the proxy's headers cannot be believed, and the client is the
+//! socket peer (logged at debug). A port is 1 to 5 digits from 1 to 65535 (an obfuscated port
+//! means none); an `X-Forwarded-Port` that is not one is ignored. Unlike JEUS, headers from
+//! untrusted peers are never believed: anyone can write them. No DNS lookups: the host is the
+//! address. Pure but for the debug log: headers and addresses in, an answer out.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use hyper::header::HeaderMap;
+use hyper::header::{HeaderMap, HeaderValue};
 use ipnet::IpNet;
+
+#[cfg(test)]
+mod tests;
 
 /// The client as reported to the endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RemoteAddress {
-    /// An IP address, `unknown`, or an obfuscated identifier.
-    pub(crate) addr: String,
-    /// The same as `addr`: Berth does no reverse lookups.
-    pub(crate) host: String,
-    /// The client's port, when known.
+    /// The client's IP address (also its host: Berth does no reverse lookups); `None` when a
+    /// trusted proxy hides it (`unknown` or an obfuscated identifier).
+    pub(crate) addr: Option<IpAddr>,
+    /// The client's port, when known; never without an address.
     pub(crate) port: Option<u16>,
 }
 
 impl RemoteAddress {
+    /// A client a trusted proxy does not name.
+    const HIDDEN: RemoteAddress = RemoteAddress {
+        addr: None,
+        port: None,
+    };
+
     fn of_socket(peer: SocketAddr) -> Self {
-        let ip = peer.ip().to_canonical().to_string();
         RemoteAddress {
-            addr: ip.clone(),
-            host: ip,
+            addr: Some(peer.ip().to_canonical()),
             port: (peer.port() > 0).then_some(peer.port()),
         }
     }
@@ -44,11 +57,41 @@ struct Hop {
     port: Option<u16>,
 }
 
+impl From<Hop> for RemoteAddress {
+    fn from(hop: Hop) -> Self {
+        match hop.node {
+            Node::Ip(ip) => RemoteAddress {
+                addr: Some(ip.to_canonical()),
+                port: hop.port,
+            },
+            Node::Hidden => RemoteAddress::HIDDEN,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Node {
     Ip(IpAddr),
-    /// `unknown`, an obfuscated `_identifier`, or anything unparseable: never trusted.
-    Opaque(String),
+    /// `unknown` or an obfuscated `_identifier`: the proxy hides the client.
+    Hidden,
+}
+
+/// Which header a chain comes from: they write IPv6 addresses differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Syntax {
+    /// RFC 7239: IPv6 only in brackets.
+    Forwarded,
+    /// De facto: bare IPv6 too.
+    XForwardedFor,
+}
+
+/// The hops of one header, client first, not yet parsed.
+#[derive(Debug)]
+struct Chain {
+    nodes: Vec<String>,
+    syntax: Syntax,
+    /// `X-Forwarded-Port`: the port of the client-most hop, when that hop has none.
+    first_port: Option<u16>,
 }
 
 /// The client of a request from `peer` with `headers`, given the trusted proxies.
@@ -61,33 +104,41 @@ pub(crate) fn client_address(
     if !is_trusted(&peer.ip()) {
         return RemoteAddress::of_socket(peer);
     }
-    let Some(hops) = forwarded_hops(headers).or_else(|| x_forwarded_hops(headers)) else {
+    let Some(chain) = forwarded_chain(headers).or_else(|| x_forwarded_chain(headers)) else {
         return RemoteAddress::of_socket(peer);
     };
-    let client = hops
-        .iter()
-        .rev()
-        .find(|hop| !matches!(&hop.node, Node::Ip(ip) if is_trusted(ip)))
-        .or(hops.first());
-    match client {
-        Some(hop) => {
-            let addr = match &hop.node {
-                Node::Ip(ip) => ip.to_canonical().to_string(),
-                Node::Opaque(name) => name.clone(),
-            };
-            RemoteAddress {
-                host: addr.clone(),
-                addr,
-                port: hop.port,
-            }
+    match chain.client(is_trusted) {
+        Ok(hop) => hop.into(),
+        Err(node) => {
+            tracing::debug!(%peer, node = ?shortened(node), syntax = ?chain.syntax, "proxy headers not believed: a hop is not an IP address, unknown or an obfuscated identifier");
+            RemoteAddress::of_socket(peer)
         }
-        None => RemoteAddress::of_socket(peer),
     }
 }
 
-/// The `for=` hops of every `Forwarded` header, in order; `None` when there are none.
-fn forwarded_hops(headers: &HeaderMap) -> Option<Vec<Hop>> {
-    let mut hops = Vec::new();
+impl Chain {
+    /// The right-most hop that is not a trusted proxy (the left-most when all are), or the
+    /// first hop on the way there that is not a valid node.
+    fn client(&self, is_trusted: impl Fn(&IpAddr) -> bool) -> Result<Hop, &str> {
+        let mut client = Err("");
+        for (index, text) in self.nodes.iter().enumerate().rev() {
+            let mut hop = parse_node(text, self.syntax).ok_or(text.as_str())?;
+            if index == 0 {
+                hop.port = hop.port.or(self.first_port);
+            }
+            let is_proxy = matches!(&hop.node, Node::Ip(ip) if is_trusted(ip));
+            client = Ok(hop);
+            if !is_proxy {
+                break;
+            }
+        }
+        client
+    }
+}
+
+/// The `for=` nodes of every `Forwarded` header, in order; `None` when there are none.
+fn forwarded_chain(headers: &HeaderMap) -> Option<Chain> {
+    let mut nodes = Vec::new();
     for value in headers.get_all("forwarded") {
         let text = String::from_utf8_lossy(value.as_bytes());
         for element in split_outside_quotes(&text, ',') {
@@ -99,17 +150,20 @@ fn forwarded_hops(headers: &HeaderMap) -> Option<Vec<Hop>> {
                         .eq_ignore_ascii_case("for")
                         .then(|| unquote(value.trim()))
                 });
-            if let Some(node) = node {
-                hops.push(parse_node(&node));
-            }
+            nodes.extend(node);
         }
     }
-    (!hops.is_empty()).then_some(hops)
+    (!nodes.is_empty()).then_some(Chain {
+        nodes,
+        syntax: Syntax::Forwarded,
+        first_port: None,
+    })
 }
 
-/// `X-Forwarded-For` hops, with the port from `X-Forwarded-Port` on the client-most hop.
-fn x_forwarded_hops(headers: &HeaderMap) -> Option<Vec<Hop>> {
-    let mut hops: Vec<Hop> = headers
+/// The `X-Forwarded-For` nodes (empty ones included: they are not valid), with
+/// `X-Forwarded-Port`; `None` without the header.
+fn x_forwarded_chain(headers: &HeaderMap) -> Option<Chain> {
+    let nodes: Vec<String> = headers
         .get_all("x-forwarded-for")
         .iter()
         .flat_map(|v| {
@@ -118,59 +172,98 @@ fn x_forwarded_hops(headers: &HeaderMap) -> Option<Vec<Hop>> {
                 .map(|s| s.trim().to_owned())
                 .collect::<Vec<_>>()
         })
-        .filter(|s| !s.is_empty())
-        .map(|s| parse_node(&s))
         .collect();
-    if hops.is_empty() {
-        return None;
-    }
-    let port = headers
-        .get("x-forwarded-port")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .and_then(|v| v.trim().parse::<u16>().ok())
-        .filter(|p| *p > 0);
-    if let (Some(port), Some(first)) = (port, hops.first_mut()) {
-        first.port = first.port.or(Some(port));
-    }
-    Some(hops)
+    (!nodes.is_empty()).then(|| Chain {
+        nodes,
+        syntax: Syntax::XForwardedFor,
+        first_port: headers.get("x-forwarded-port").and_then(x_forwarded_port),
+    })
 }
 
-/// Parses a node: `192.0.2.1`, `192.0.2.1:80`, `[2001:db8::1]`, `[2001:db8::1]:4711`, a bare
-/// IPv6 address (as `X-Forwarded-For` often has), `unknown`, `_obfuscated`, `host:_port`.
-fn parse_node(text: &str) -> Hop {
-    let opaque = |name: &str| Hop {
-        node: Node::Opaque(if name.is_empty() {
-            "unknown".to_owned()
-        } else {
-            name.to_owned()
-        }),
-        port: None,
-    };
-    if let Ok(ip) = text.parse::<IpAddr>() {
-        return Hop {
-            node: Node::Ip(ip),
+/// The first port of an `X-Forwarded-Port` list, when it is a valid port number.
+fn x_forwarded_port(value: &HeaderValue) -> Option<u16> {
+    let text = String::from_utf8_lossy(value.as_bytes());
+    let first = text.split(',').next().unwrap_or_default().trim();
+    let port = strict_port(first);
+    if port.is_none() {
+        tracing::debug!(value = ?shortened(&text), "X-Forwarded-Port ignored: not a port from 1 to 65535");
+    }
+    port
+}
+
+/// Parses a node (RFC 7239 §6): `192.0.2.1`, `192.0.2.1:80`, `[2001:db8::1]`,
+/// `[2001:db8::1]:4711`, `unknown`, `_obfuscated`, each with an optional `:port` or `:_port`;
+/// in `X-Forwarded-For` also a bare IPv6 address. `None` for anything else.
+fn parse_node(text: &str, syntax: Syntax) -> Option<Hop> {
+    if syntax == Syntax::XForwardedFor
+        && let Ok(ip) = text.parse::<Ipv6Addr>()
+    {
+        return Some(Hop {
+            node: Node::Ip(IpAddr::V6(ip)),
             port: None,
-        };
+        });
     }
-    let (host, port) = match text.strip_prefix('[') {
-        Some(rest) => match rest.split_once(']') {
-            Some((host, tail)) => (host, tail.strip_prefix(':')),
-            None => return opaque(text),
-        },
-        None => match text.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (text, None),
-        },
+    let (name, port) = split_port(text)?;
+    let node = node_name(name)?;
+    let port = match port {
+        Some(port) if is_obfuscated(port) => None,
+        Some(port) => Some(strict_port(port)?),
+        None => None,
     };
-    let port = port.and_then(|p| p.parse::<u16>().ok()).filter(|p| *p > 0);
-    match host.parse::<IpAddr>() {
-        Ok(ip) => Hop {
-            node: Node::Ip(ip),
-            port,
-        },
-        Err(_) => opaque(host),
+    Some(Hop { node, port })
+}
+
+/// Splits `name[:port]`, where an IPv6 name is in brackets.
+fn split_port(text: &str) -> Option<(&str, Option<&str>)> {
+    let name_end = match text.strip_prefix('[') {
+        Some(rest) => rest.find(']')? + "[]".len(),
+        None => text.find(':').unwrap_or(text.len()),
+    };
+    let (name, rest) = text.split_at(name_end);
+    if rest.is_empty() {
+        return Some((name, None));
     }
+    rest.strip_prefix(':').map(|port| (name, Some(port)))
+}
+
+fn node_name(name: &str) -> Option<Node> {
+    let ip = match name.strip_prefix('[') {
+        Some(rest) => rest
+            .strip_suffix(']')?
+            .parse::<Ipv6Addr>()
+            .ok()
+            .map(IpAddr::V6),
+        None => name.parse::<Ipv4Addr>().ok().map(IpAddr::V4),
+    };
+    match ip {
+        Some(ip) => Some(Node::Ip(ip)),
+        None if name.eq_ignore_ascii_case("unknown") || is_obfuscated(name) => Some(Node::Hidden),
+        None => None,
+    }
+}
+
+/// RFC 7239 `obfnode` / `obfport`: `_` then one or more of ALPHA, DIGIT, `.`, `_`, `-`.
+fn is_obfuscated(text: &str) -> bool {
+    text.strip_prefix('_').is_some_and(|rest| {
+        !rest.is_empty()
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    })
+}
+
+/// 1 to 5 decimal digits naming a port from 1 to 65535.
+fn strict_port(text: &str) -> Option<u16> {
+    let digits = (1..=5).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit());
+    digits
+        .then(|| text.parse::<u16>().ok())
+        .flatten()
+        .filter(|port| *port > 0)
+}
+
+/// At most 64 characters of a header value, for a log line.
+fn shortened(text: &str) -> String {
+    text.chars().take(64).collect()
 }
 
 /// Splits on `separator` where it is not inside a quoted string.
@@ -208,201 +301,4 @@ fn unquote(value: &str) -> String {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use hyper::header::HeaderValue;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, HeaderValue::from_static(value));
-        }
-        map
-    }
-
-    fn nets(list: &[&str]) -> Vec<IpNet> {
-        list.iter().map(|n| n.parse().expect("test net")).collect()
-    }
-
-    const PROXY: &str = "10.0.0.5:40000";
-
-    fn client(
-        pairs: &[(&'static str, &'static str)],
-        peer: &str,
-        trusted: &[&str],
-    ) -> (String, Option<u16>) {
-        let found = client_address(&headers(pairs), peer.parse().expect("peer"), &nets(trusted));
-        assert_eq!(found.addr, found.host);
-        (found.addr, found.port)
-    }
-
-    #[test]
-    fn without_headers_the_socket_peer_is_the_client() {
-        assert_eq!(
-            client(&[], "192.0.2.9:5555", &[]),
-            ("192.0.2.9".into(), Some(5555))
-        );
-        assert_eq!(
-            client(&[], "[::ffff:192.0.2.9]:1", &[]),
-            ("192.0.2.9".into(), Some(1))
-        );
-    }
-
-    #[test]
-    fn headers_from_an_untrusted_peer_are_ignored() {
-        let spoof = [("x-forwarded-for", "1.2.3.4"), ("forwarded", "for=1.2.3.4")];
-        assert_eq!(
-            client(&spoof, "192.0.2.9:5555", &["10.0.0.0/8"]),
-            ("192.0.2.9".into(), Some(5555))
-        );
-    }
-
-    #[test]
-    fn a_trusted_proxy_is_believed_for_x_forwarded_for() {
-        assert_eq!(
-            client(
-                &[("x-forwarded-for", "203.0.113.7")],
-                PROXY,
-                &["10.0.0.0/8"]
-            ),
-            ("203.0.113.7".into(), None)
-        );
-        let with_port = [
-            ("x-forwarded-for", "203.0.113.7"),
-            ("x-forwarded-port", "51000"),
-        ];
-        assert_eq!(
-            client(&with_port, PROXY, &["10.0.0.0/8"]),
-            ("203.0.113.7".into(), Some(51000))
-        );
-        let v6 = [("x-forwarded-for", "2001:db8::7")];
-        assert_eq!(
-            client(&v6, PROXY, &["10.0.0.0/8"]),
-            ("2001:db8::7".into(), None)
-        );
-    }
-
-    #[test]
-    fn the_right_most_untrusted_hop_wins() {
-        // A client can prepend anything; only what trusted proxies appended is believed.
-        let chain = [("x-forwarded-for", "6.6.6.6, 203.0.113.7, 10.0.0.9")];
-        assert_eq!(
-            client(&chain, PROXY, &["10.0.0.0/8"]),
-            ("203.0.113.7".into(), None)
-        );
-        let all_trusted = [("x-forwarded-for", "10.0.0.1, 10.0.0.2")];
-        assert_eq!(
-            client(&all_trusted, PROXY, &["10.0.0.0/8"]),
-            ("10.0.0.1".into(), None)
-        );
-    }
-
-    #[test]
-    fn forwarded_handles_quoted_bracketed_ipv6_with_a_port() {
-        let value = [(
-            "forwarded",
-            "for=\"[2001:db8::1]:4711\";proto=http;by=10.0.0.5",
-        )];
-        assert_eq!(
-            client(&value, PROXY, &["10.0.0.0/8"]),
-            ("2001:db8::1".into(), Some(4711))
-        );
-    }
-
-    #[test]
-    fn forwarded_wins_over_x_forwarded_for_and_spans_several_headers() {
-        let both = [
-            ("x-forwarded-for", "198.51.100.1"),
-            ("forwarded", "for=192.0.2.60:80"),
-        ];
-        assert_eq!(
-            client(&both, PROXY, &["10.0.0.0/8"]),
-            ("192.0.2.60".into(), Some(80))
-        );
-        let split = [
-            ("forwarded", "for=192.0.2.43"),
-            ("forwarded", "for=10.0.0.7, For=\"10.0.0.8\""),
-        ];
-        assert_eq!(
-            client(&split, PROXY, &["10.0.0.0/8"]),
-            ("192.0.2.43".into(), None)
-        );
-    }
-
-    #[test]
-    fn unknown_and_obfuscated_nodes_and_ports() {
-        assert_eq!(
-            client(&[("forwarded", "for=unknown")], PROXY, &["10.0.0.0/8"]),
-            ("unknown".into(), None)
-        );
-        assert_eq!(
-            client(&[("forwarded", "for=_hidden")], PROXY, &["10.0.0.0/8"]),
-            ("_hidden".into(), None)
-        );
-        let obfuscated_port = [("forwarded", "for=\"192.0.2.43:_port\"")];
-        assert_eq!(
-            client(&obfuscated_port, PROXY, &["10.0.0.0/8"]),
-            ("192.0.2.43".into(), None)
-        );
-        let quoted_comma = [("forwarded", "for=\"_a,b\";by=x, for=192.0.2.1")];
-        assert_eq!(
-            client(&quoted_comma, PROXY, &["10.0.0.0/8"]),
-            ("192.0.2.1".into(), None)
-        );
-    }
-
-    #[test]
-    fn a_trusted_peer_without_usable_headers_is_the_client() {
-        assert_eq!(
-            client(&[("forwarded", "proto=https")], PROXY, &["10.0.0.0/8"]),
-            ("10.0.0.5".into(), Some(40000))
-        );
-    }
-
-    mod properties {
-        use super::*;
-        use proptest::prelude::*;
-
-        fn header_map(forwarded: &str, xff: &str, port: &str) -> HeaderMap {
-            let mut map = HeaderMap::new();
-            for (name, value) in [
-                ("forwarded", forwarded),
-                ("x-forwarded-for", xff),
-                ("x-forwarded-port", port),
-            ] {
-                if let Ok(value) = HeaderValue::from_str(value) {
-                    map.insert(name, value);
-                }
-            }
-            map
-        }
-
-        proptest! {
-            #[test]
-            fn an_untrusted_peer_is_always_the_client(
-                forwarded in "[ -~]{0,80}",
-                xff in "[ -~]{0,80}",
-                port in "[ -~]{0,8}",
-            ) {
-                let peer: SocketAddr = "192.0.2.9:7".parse().expect("peer");
-                let found = client_address(&header_map(&forwarded, &xff, &port), peer, &nets(&["10.0.0.0/8"]));
-                prop_assert_eq!(found, RemoteAddress::of_socket(peer));
-            }
-
-            #[test]
-            fn a_trusted_peer_yields_a_named_client_and_never_port_zero(
-                forwarded in "[ -~]{0,80}",
-                xff in "[ -~]{0,80}",
-                port in "[ -~]{0,8}",
-            ) {
-                let peer: SocketAddr = "10.0.0.5:1".parse().expect("peer");
-                let found = client_address(&header_map(&forwarded, &xff, &port), peer, &nets(&["10.0.0.0/8"]));
-                prop_assert!(!found.addr.is_empty());
-                prop_assert_ne!(found.port, Some(0));
-            }
-        }
-    }
 }

@@ -124,10 +124,15 @@ fn open_info(opening: OpeningRequest) -> OpenInfo {
 }
 
 /// The JEUS remote-address user properties (SPEC §4): the client after trusted-proxy
-/// headers; no `remotePort` when the client's port is unknown.
+/// headers; none at all when a trusted proxy hides the client, no `remotePort` when the
+/// client's port is unknown.
 fn remote_properties(opening: &OpeningRequest) -> Properties {
     let json = |text: &str| Bytes::from(serde_json::Value::from(text).to_string());
     let remote = &opening.remote;
+    let Some(addr) = remote.addr else {
+        return Properties::from_entries([]);
+    };
+    let addr = addr.to_string();
     let port = remote.port.map(|port| {
         (
             "jeus.websocket.remotePort".to_owned(),
@@ -136,8 +141,8 @@ fn remote_properties(opening: &OpeningRequest) -> Properties {
     });
     Properties::from_entries(
         [
-            ("jeus.websocket.remoteAddr".to_owned(), json(&remote.addr)),
-            ("jeus.websocket.remoteHost".to_owned(), json(&remote.host)),
+            ("jeus.websocket.remoteAddr".to_owned(), json(&addr)),
+            ("jeus.websocket.remoteHost".to_owned(), json(&addr)),
         ]
         .into_iter()
         .chain(port),
