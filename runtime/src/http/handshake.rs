@@ -2,9 +2,8 @@
 //! building the server's answer. Pure: headers in, a decision out.
 //!
 //! Refusals map to HTTP statuses: 400 for a malformed handshake or a plain request to a
-//! WebSocket endpoint, 426 (with `Sec-WebSocket-Version: 13`) for another protocol version,
-//! 403 for an Origin the context does not allow. A request without `Origin` is not refused
-//! by the origin list: only browsers send it, and only browsers need the protection.
+//! WebSocket endpoint, 426 (with `Sec-WebSocket-Version: 13`) for another protocol version.
+//! The Origin check (403) is `super::origin`'s.
 
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, StatusCode, Version};
@@ -79,29 +78,6 @@ pub(crate) fn validate(
         key: key.to_owned(),
         offered_subprotocols: tokens(headers, header::SEC_WEBSOCKET_PROTOCOL).collect(),
     })
-}
-
-/// Refuses an `Origin` that is not in a non-empty allow list (compared case-insensitively).
-pub(crate) fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), Refusal> {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return Ok(());
-    };
-    if allowed.is_empty() {
-        return Ok(());
-    }
-    let origin = origin
-        .to_str()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    if allowed.contains(&origin) {
-        Ok(())
-    } else {
-        Err(refuse(
-            StatusCode::FORBIDDEN,
-            "Origin not allowed for this context",
-        ))
-    }
 }
 
 /// The first subprotocol the client offers that the endpoint supports.
@@ -204,17 +180,6 @@ mod tests {
             status(&Method::GET, &short_key),
             Err(StatusCode::BAD_REQUEST)
         );
-    }
-
-    #[test]
-    fn origins_are_checked_only_against_a_non_empty_list() {
-        let with_origin = headers(&[("origin", "https://Chat.Example.com")]);
-        assert!(check_origin(&with_origin, &[]).is_ok());
-        assert!(check_origin(&with_origin, &["https://chat.example.com".into()]).is_ok());
-        let refused =
-            check_origin(&with_origin, &["https://other.example".into()]).expect_err("refused");
-        assert_eq!(refused.status, StatusCode::FORBIDDEN);
-        assert!(check_origin(&HeaderMap::new(), &["https://other.example".into()]).is_ok());
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! WebSocket handshakes into sessions of the matching context.
 //!
 //! Per request: route by context path, then by endpoint template (404 when nothing matches);
-//! validate the handshake (400/426); check the Origin against the context's list (403); ask
-//! the context to admit one more session (503 when at its limit or saturated); answer 101 and
+//! validate the handshake (400/426); check the Origin by the context's policy (403); ask the
+//! context to admit one more session (503 when at its limit or saturated); answer 101 and
 //! hand the upgraded connection to the context. Nothing here runs plugin code.
 
 use std::convert::Infallible;
@@ -24,6 +24,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use super::forwarded::{self, RemoteAddress};
 use super::handshake::{self, Refusal};
+use super::origin;
 use super::route::ContextTable;
 use crate::codec;
 use crate::context::{Context, OpeningRequest};
@@ -110,7 +111,7 @@ fn upgrade(
     let endpoint = context.find_endpoint(rest).ok_or_else(not_found)?;
     let headers = request.headers();
     let handshake = handshake::validate(request.method(), request.version(), headers)?;
-    handshake::check_origin(headers, context.allowed_origins())?;
+    origin::check(headers, context.allowed_origins())?;
     let subprotocol = handshake::choose_subprotocol(
         &handshake.offered_subprotocols,
         context.subprotocols(endpoint.endpoint),
