@@ -3,7 +3,8 @@
 
 use berth_tests::apps::{Apps, descriptor};
 use berth_tests::client::{
-    connect, handshake_status, http_status, raw_status, recv_text, send_text,
+    connect, handshake_status, http_status, raw_answer, raw_exchange, raw_status, recv_text,
+    send_text, status_of,
 };
 use berth_tests::server::{Berth, probe};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -110,6 +111,78 @@ fn raw_handshake(host: Option<&str>, path: &str, extra: &[&str], body: &str) -> 
     request.push_str("\r\n");
     request.push_str(body);
     request
+}
+
+/// Asserts a 400 whose body gives `reason`.
+fn assert_400(answer: &str, reason: &str) {
+    assert_eq!(status_of(answer), 400, "{answer}");
+    assert!(
+        answer.contains(reason),
+        "the answer gives no reason {reason:?}: {answer}"
+    );
+}
+
+#[tokio::test]
+async fn a_handshake_with_a_body_is_refused_and_never_upgraded() {
+    let (_apps, berth) = probe("http-body", "");
+    let addr = berth.addr();
+    let host = addr.to_string();
+    // What a proxy that frames the request otherwise would pass on as a request of its own.
+    let smuggled = raw_handshake(Some(&host), "/probe/", &[], "");
+    let chunked = format!("{:x}\r\n{smuggled}\r\n0\r\n\r\n", smuggled.len());
+    let length = format!("Content-Length: {}", smuggled.len());
+    for (name, framing, body) in [
+        ("chunked", "Transfer-Encoding: chunked", chunked.as_str()),
+        ("content-length", length.as_str(), smuggled.as_str()),
+    ] {
+        let request = raw_handshake(Some(&host), "/probe/", &[framing], body);
+        let answer = raw_exchange(addr, &request).await;
+        assert!(
+            !answer.contains("HTTP/1.1 101"),
+            "{name}: a handshake with a body was upgraded: {answer}"
+        );
+        assert_400(&answer, "a WebSocket handshake has no body");
+        assert!(
+            answer.to_ascii_lowercase().contains("connection: close"),
+            "{name}: the refusal does not close the connection: {answer}"
+        );
+    }
+    let empty = raw_handshake(Some(&host), "/probe/", &["Content-Length: 0"], "");
+    assert_eq!(
+        raw_status(addr, &empty).await,
+        101,
+        "Content-Length: 0 is no body"
+    );
+}
+
+#[tokio::test]
+async fn a_handshake_without_exactly_one_host_is_refused_with_400() {
+    let (_apps, berth) = probe("http-host", "");
+    let addr = berth.addr();
+    let host = addr.to_string();
+    let without = raw_handshake(None, "/probe/", &[], "");
+    assert_400(&raw_answer(addr, &without).await, "Host is missing");
+    let second = format!("Host: {host}");
+    let twice = raw_handshake(Some(&host), "/probe/", &[&second], "");
+    assert_400(
+        &raw_answer(addr, &twice).await,
+        "Host is given more than once",
+    );
+}
+
+#[tokio::test]
+async fn a_repeated_key_or_version_is_refused_with_400() {
+    let (_apps, berth) = probe("http-repeated", "");
+    let addr = berth.addr();
+    let host = addr.to_string();
+    let two_keys = ["Sec-WebSocket-Key: AQIDBAUGBwgJCgsMDQ4PEA=="];
+    let request = raw_handshake(Some(&host), "/probe/", &two_keys, "");
+    let answer = raw_answer(addr, &request).await;
+    assert_400(&answer, "Sec-WebSocket-Key is given more than once");
+    let two_versions = ["Sec-WebSocket-Version: 13"];
+    let request = raw_handshake(Some(&host), "/probe/", &two_versions, "");
+    let answer = raw_answer(addr, &request).await;
+    assert_400(&answer, "Sec-WebSocket-Version is given more than once");
 }
 
 #[tokio::test]

@@ -4,7 +4,8 @@
 //! Per request: route by context path, then by endpoint template (404 when nothing matches);
 //! validate the handshake (400/426); check the Origin by the context's policy (403); ask the
 //! context to admit one more session (503 when at its limit or saturated); answer 101 and
-//! hand the upgraded connection to the context. Nothing here runs plugin code.
+//! hand the upgraded connection to the context. A refused request that announces a body
+//! also closes its connection. Nothing here runs plugin code.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -90,9 +91,12 @@ fn respond(
     peer: SocketAddr,
     remote: RemoteAddress,
 ) -> Response<Full<Bytes>> {
+    // A refused request with a body leaves its framing in doubt (a proxy may have framed it
+    // otherwise): close the connection after the answer (RFC 9112 §6.3).
+    let close = handshake::declares_body(request.headers());
     match upgrade(request, table, peer, remote) {
         Ok(response) => response,
-        Err(refusal) => refusal_response(&refusal),
+        Err(refusal) => refusal_response(&refusal, close),
     }
 }
 
@@ -178,7 +182,7 @@ fn header_value(text: &str) -> HeaderValue {
     HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-fn refusal_response(refusal: &Refusal) -> Response<Full<Bytes>> {
+fn refusal_response(refusal: &Refusal, close: bool) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(format!("{}\n", refusal.reason))));
     *response.status_mut() = refusal.status;
     let headers = response.headers_mut();
@@ -186,6 +190,9 @@ fn refusal_response(refusal: &Refusal) -> Response<Full<Bytes>> {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
+    if close {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     match refusal.status {
         StatusCode::UPGRADE_REQUIRED => {
             headers.insert(
