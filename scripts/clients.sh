@@ -107,10 +107,19 @@ fi
 python=$root/.venv/bin/python
 
 echo "==> start berth"
+# Chromium's pages come from browser-check.js's own server, whose origin is not Berth's: the
+# served copies of the descriptors list it in <allowed-origins> (the shipped ones stay as they
+# are, same-origin only). The port is free when chosen here and bound again by each check.
+page_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+page_origin="http://127.0.0.1:$page_port"
 mkdir -p "$work/apps"
 for app in echo chat presence; do
   mkdir "$work/apps/$app"
-  cp "apps/$app/jeus-web-dd.xml" "apps/$app/lib$app.so" "$work/apps/$app/"
+  cp "apps/$app/lib$app.so" "$work/apps/$app/"
+  sed "s|</websocket>|    <allowed-origins><origin>$page_origin</origin></allowed-origins>\n    </websocket>|" \
+    "apps/$app/jeus-web-dd.xml" >"$work/apps/$app/jeus-web-dd.xml"
+  grep -q "<origin>$page_origin</origin>" "$work/apps/$app/jeus-web-dd.xml" ||
+    { record "$app: descriptor lists the page origin" 1; finish; }
 done
 (cd "$work" && BERTH_LOG=debug exec "$berth" run --listen 127.0.0.1:0 --apps apps >berth.log 2>&1) &
 berth_pid=$!
@@ -120,7 +129,7 @@ if [ -z "$addr" ]; then
   record "berth starts and listens" 1
   finish
 fi
-echo "berth pid $berth_pid listening on $addr (work dir $work)"
+echo "berth pid $berth_pid listening on $addr (work dir $work), browser pages from $page_origin"
 ws="ws://$addr"
 greeting="welcome to berth echo"
 # Once the runtime knows <permessage-deflate> (on unless a descriptor turns it off), the echo
@@ -146,20 +155,22 @@ scenario "node ws echo (deflate $deflate)" 30 \
 scenario "node ws echo (no compression)" 30 \
   node clients/node/echo-check.js "$ws/echo/" --greeting "$greeting" --no-compression
 scenario "chromium echo" 90 \
-  node clients/node/browser-check.js echo "$ws/echo/" --greeting "$greeting" --timeout 80000
+  node clients/node/browser-check.js echo "$ws/echo/" --greeting "$greeting" --timeout 80000 \
+  --page-port "$page_port"
 scenario "chromium chat: two pages in one room" 90 \
-  node clients/node/browser-check.js chat "$ws/chat/rooms/room-$$" --timeout 80000
+  node clients/node/browser-check.js chat "$ws/chat/rooms/room-$$" --timeout 80000 \
+  --page-port "$page_port"
 user="tab-closed-$$"
 mark=$(wc -l <"$work/berth.log")
 scenario "chromium presence: tab closed, watcher told" 90 \
   node clients/node/browser-check.js presence "$ws/presence/" --user "$user" --end tab \
-  --within 20000 --timeout 80000 &&
+  --within 20000 --timeout 80000 --page-port "$page_port" &&
   expect_close "presence: closed tab reported as 1001" "$user" "$mark" 1001
 user="browser-killed-$$"
 mark=$(wc -l <"$work/berth.log")
 scenario "chromium presence: every browser process killed, watcher told" 90 \
   node clients/node/browser-check.js presence "$ws/presence/" --user "$user" --end all-kill \
-  --within 20000 --timeout 80000 &&
+  --within 20000 --timeout 80000 --page-port "$page_port" &&
   expect_close "presence: killed browser reported as 1006" "$user" "$mark" 1006
 
 echo

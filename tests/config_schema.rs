@@ -235,6 +235,13 @@ fn the_descriptor_schema_rejects_what_berth_check_rejects() {
             ),
             mentions: "origin",
         },
+        Mistake {
+            name: "origin-pattern",
+            text: descriptor_with(
+                "<allowed-origins><origin>https://*.example.com</origin></allowed-origins>",
+            ),
+            mentions: "origin",
+        },
     ];
     assert_rejected(DESCRIPTOR_XSD, &Scratch::new("descriptor"), &mistakes);
 }

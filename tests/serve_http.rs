@@ -2,8 +2,11 @@
 //! and session limits — each proved against the real binary.
 
 use berth_tests::apps::{Apps, descriptor};
-use berth_tests::client::{connect, handshake_status, http_status, recv_text, send_text};
-use berth_tests::server::Berth;
+use berth_tests::client::{
+    connect, handshake_status, http_status, raw_answer, raw_exchange, raw_status, recv_text,
+    send_text, status_of,
+};
+use berth_tests::server::{Berth, probe};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
@@ -89,34 +92,173 @@ async fn the_client_preference_chooses_among_the_endpoints_subprotocols() {
     assert_eq!(chosen, Some("v2.probe"));
 }
 
+/// The upgrade header lines every handshake below starts from.
+const UPGRADE: &str = "Upgrade: websocket\r\nConnection: Upgrade\r\n\
+                       Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+
+/// A whole handshake for `path`: `host` as the `Host` line (none when `None`), then the
+/// upgrade lines, `extra` header lines and `body` after the head.
+fn raw_handshake(host: Option<&str>, path: &str, extra: &[&str], body: &str) -> String {
+    let mut request = format!("GET {path} HTTP/1.1\r\n");
+    if let Some(host) = host {
+        request.push_str(&format!("Host: {host}\r\n"));
+    }
+    request.push_str(UPGRADE);
+    for line in extra {
+        request.push_str(line);
+        request.push_str("\r\n");
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    request
+}
+
+/// Asserts a 400 whose body gives `reason`.
+fn assert_400(answer: &str, reason: &str) {
+    assert_eq!(status_of(answer), 400, "{answer}");
+    assert!(
+        answer.contains(reason),
+        "the answer gives no reason {reason:?}: {answer}"
+    );
+}
+
+#[tokio::test]
+async fn a_handshake_with_a_body_is_refused_and_never_upgraded() {
+    let (_apps, berth) = probe("http-body", "");
+    let addr = berth.addr();
+    let host = addr.to_string();
+    // What a proxy that frames the request otherwise would pass on as a request of its own.
+    let smuggled = raw_handshake(Some(&host), "/probe/", &[], "");
+    let chunked = format!("{:x}\r\n{smuggled}\r\n0\r\n\r\n", smuggled.len());
+    let length = format!("Content-Length: {}", smuggled.len());
+    for (name, framing, body) in [
+        ("chunked", "Transfer-Encoding: chunked", chunked.as_str()),
+        ("content-length", length.as_str(), smuggled.as_str()),
+    ] {
+        let request = raw_handshake(Some(&host), "/probe/", &[framing], body);
+        let answer = raw_exchange(addr, &request).await;
+        assert!(
+            !answer.contains("HTTP/1.1 101"),
+            "{name}: a handshake with a body was upgraded: {answer}"
+        );
+        assert_400(&answer, "a WebSocket handshake has no body");
+        assert!(
+            answer.to_ascii_lowercase().contains("connection: close"),
+            "{name}: the refusal does not close the connection: {answer}"
+        );
+    }
+    let empty = raw_handshake(Some(&host), "/probe/", &["Content-Length: 0"], "");
+    assert_eq!(
+        raw_status(addr, &empty).await,
+        101,
+        "Content-Length: 0 is no body"
+    );
+}
+
+#[tokio::test]
+async fn a_handshake_without_exactly_one_host_is_refused_with_400() {
+    let (_apps, berth) = probe("http-host", "");
+    let addr = berth.addr();
+    let host = addr.to_string();
+    let without = raw_handshake(None, "/probe/", &[], "");
+    assert_400(&raw_answer(addr, &without).await, "Host is missing");
+    let second = format!("Host: {host}");
+    let twice = raw_handshake(Some(&host), "/probe/", &[&second], "");
+    assert_400(
+        &raw_answer(addr, &twice).await,
+        "Host is given more than once",
+    );
+}
+
+#[tokio::test]
+async fn a_repeated_key_or_version_is_refused_with_400() {
+    let (_apps, berth) = probe("http-repeated", "");
+    let addr = berth.addr();
+    let host = addr.to_string();
+    let two_keys = ["Sec-WebSocket-Key: AQIDBAUGBwgJCgsMDQ4PEA=="];
+    let request = raw_handshake(Some(&host), "/probe/", &two_keys, "");
+    let answer = raw_answer(addr, &request).await;
+    assert_400(&answer, "Sec-WebSocket-Key is given more than once");
+    let two_versions = ["Sec-WebSocket-Version: 13"];
+    let request = raw_handshake(Some(&host), "/probe/", &two_versions, "");
+    let answer = raw_answer(addr, &request).await;
+    assert_400(&answer, "Sec-WebSocket-Version is given more than once");
+}
+
 #[tokio::test]
 async fn allowed_origins_refuse_other_browsers_with_403() {
-    let apps = Apps::new("http-origin");
-    apps.context(
-        "guarded",
-        "probe",
-        &descriptor("<allowed-origins><origin>https://app.example.com</origin></allowed-origins>"),
+    let (_apps, berth) = probe(
+        "http-origin-list",
+        "<allowed-origins><origin>https://app.example.com</origin></allowed-origins>",
     );
-    apps.context("open", "probe", &descriptor(""));
-    let berth = Berth::start(&apps);
     let addr = berth.addr();
     assert_eq!(
-        handshake_status(addr, "/guarded/", &["Origin: https://evil.example.com"]).await,
+        handshake_status(addr, "/probe/", &["Origin: https://evil.example.com"]).await,
         403
     );
     assert_eq!(
-        handshake_status(addr, "/guarded/", &["Origin: https://APP.example.com"]).await,
+        handshake_status(addr, "/probe/", &["Origin: https://APP.example.com"]).await,
         101
     );
+    let own = format!("Origin: http://{addr}");
     assert_eq!(
-        handshake_status(addr, "/guarded/", &[]).await,
+        handshake_status(addr, "/probe/", &[&own]).await,
+        403,
+        "a list replaces the same-origin default"
+    );
+    assert_eq!(
+        handshake_status(addr, "/probe/", &[]).await,
         101,
         "non-browser clients send no Origin"
     );
+}
+
+#[tokio::test]
+async fn without_allowed_origins_only_pages_of_the_same_origin_are_accepted() {
+    let (_apps, berth) = probe("http-origin-default", "");
+    let addr = berth.addr();
+    let port = addr.port();
+    let status = |origin: String| async move {
+        let line = format!("Origin: {origin}");
+        handshake_status(addr, "/probe/", &[&line]).await
+    };
+    assert_eq!(status("https://evil.example.com".into()).await, 403);
+    assert_eq!(status(format!("http://{addr}")).await, 101, "same origin");
+    assert_eq!(status(format!("http://127.0.0.1:{}", port ^ 1)).await, 403);
+    assert_eq!(status(format!("http://localhost:{port}")).await, 403);
+    assert_eq!(status("null".into()).await, 403, "the opaque origin");
     assert_eq!(
-        handshake_status(addr, "/open/", &["Origin: https://evil.example.com"]).await,
-        101
+        handshake_status(addr, "/probe/", &[]).await,
+        101,
+        "non-browser clients send no Origin"
     );
+    // A Host without a port means the default port of the Origin's scheme.
+    let default_port = raw_handshake(
+        Some("127.0.0.1"),
+        "/probe/",
+        &["Origin: http://127.0.0.1"],
+        "",
+    );
+    assert_eq!(raw_status(addr, &default_port).await, 101);
+    let other_port = format!("Origin: http://127.0.0.1:{port}");
+    let request = raw_handshake(Some("127.0.0.1"), "/probe/", &[&other_port], "");
+    assert_eq!(raw_status(addr, &request).await, 403);
+}
+
+#[tokio::test]
+async fn a_star_in_allowed_origins_accepts_every_browser() {
+    let (_apps, berth) = probe(
+        "http-origin-any",
+        "<allowed-origins><origin>*</origin></allowed-origins>",
+    );
+    let addr = berth.addr();
+    for origin in ["Origin: https://evil.example.com", "Origin: null"] {
+        assert_eq!(
+            handshake_status(addr, "/probe/", &[origin]).await,
+            101,
+            "{origin}"
+        );
+    }
 }
 
 #[tokio::test]

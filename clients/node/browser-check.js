@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Real-browser checks: headless Debian Chromium driven by playwright-core. Every WebSocket is
 // opened by page JavaScript (`new WebSocket(...)`) in a page served from a local HTTP server on
-// http://127.0.0.1:<random port>/, so the handshake, framing and closing are Chromium's own.
+// http://127.0.0.1:<--page-port>/, so the handshake, framing and closing are Chromium's own.
+// Chromium sends that page's origin: Berth accepts it only if the context lists it in
+// <allowed-origins> (or `*`), as it is not Berth's own origin.
 //
 // Usage: node browser-check.js SCENARIO WS_URL [options]
 //   echo WS_URL [--greeting TEXT] [--count N]
@@ -18,7 +20,9 @@
 //                   closes the socket, no close frame (Berth should see 1006)
 //       passes when the watcher gets `left:NAME` within --within ms (default 20000).
 //       The close code Berth reported is in Berth's log; scripts/clients.sh checks it.
-// Options for all: --timeout MS (whole run, default 60000). Env CHROMIUM overrides
+// Options for all: --timeout MS (whole run, default 60000); --page-port PORT (the port the
+// page is served on, so that its origin http://127.0.0.1:PORT can be listed in the contexts'
+// <allowed-origins>; default 0, any free port). Env CHROMIUM overrides
 // /usr/bin/chromium. Prints one line per step and a last line PASS or FAIL: reason; exit 0 =
 // pass, 1 = fail, 2 = usage. The browser is always torn down (killed on failure or timeout).
 'use strict';
@@ -41,6 +45,11 @@ if (!SCENARIOS.includes(scenario) || !wsUrl || wsUrl.startsWith('--')) {
   process.exit(2);
 }
 const timeout = Number(opt('--timeout', 60000));
+const pagePort = Number(opt('--page-port', 0));
+if (!Number.isInteger(pagePort) || pagePort < 0 || pagePort > 65535) {
+  console.error(`--page-port must be a port number, not ${opt('--page-port')}`);
+  process.exit(2);
+}
 const STEP = 10000; // the longest wait for any single expected event
 const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 
@@ -120,7 +129,10 @@ const launch = async () => {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     res.end(PAGE);
   });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise((resolve, reject) => {
+    server.once('error', (e) => reject(new Failure(`page server on port ${pagePort}: ${e.message}`)));
+    server.listen(pagePort, '127.0.0.1', resolve);
+  });
   const profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-chromium-'));
   browser = { ctx: null, server, profileDir, pageUrl: `http://127.0.0.1:${server.address().port}/` };
   browser.ctx = await chromium.launchPersistentContext(profileDir, {

@@ -84,19 +84,60 @@ pub async fn http_status(addr: SocketAddr, path: &str, headers: &[&str]) -> u16 
         request.push_str("\r\n");
     }
     request.push_str("\r\n");
+    raw_status(addr, &request).await
+}
+
+/// Sends `request` as it is (head and any body, lines ending in `\r\n`) and returns the status
+/// code of the answer.
+pub async fn raw_status(addr: SocketAddr, request: &str) -> u16 {
+    status_of(&raw_answer(addr, request).await)
+}
+
+/// Sends `request` as it is and returns the first bytes of the answer (up to 1 KiB: the
+/// head and a short body, which the server writes at once).
+pub async fn raw_answer(addr: SocketAddr, request: &str) -> String {
+    let mut stream = send_raw(addr, request).await;
+    let mut head = vec![0u8; 1024];
+    let read = tokio::time::timeout(WAIT, stream.read(&mut head))
+        .await
+        .expect("an answer in time")
+        .expect("read answer");
+    String::from_utf8_lossy(&head[..read]).into_owned()
+}
+
+/// Sends `request` as it is and returns everything the server sends until it closes the
+/// connection (a reset counts as closing); panics if it does not close within [`WAIT`].
+pub async fn raw_exchange(addr: SocketAddr, request: &str) -> String {
+    let mut stream = send_raw(addr, request).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 1024];
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+            Ok(Ok(0) | Err(_)) => return String::from_utf8_lossy(&answer).into_owned(),
+            Ok(Ok(read)) => answer.extend_from_slice(&chunk[..read]),
+            Err(_) => panic!(
+                "the server kept the connection open after sending {:?}",
+                String::from_utf8_lossy(&answer)
+            ),
+        }
+    }
+}
+
+/// The status code in the first line of an HTTP answer.
+pub fn status_of(answer: &str) -> u16 {
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"))
+}
+
+async fn send_raw(addr: SocketAddr, request: &str) -> TcpStream {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     stream
         .write_all(request.as_bytes())
         .await
         .expect("write request");
-    let mut head = vec![0u8; 512];
-    let read = tokio::time::timeout(WAIT, stream.read(&mut head))
-        .await
-        .expect("an answer in time")
-        .expect("read answer");
-    let head = String::from_utf8_lossy(&head[..read]);
-    head.split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP answer: {head:?}"))
+    stream
 }

@@ -2,11 +2,19 @@
 //! building the server's answer. Pure: headers in, a decision out.
 //!
 //! Refusals map to HTTP statuses: 400 for a malformed handshake or a plain request to a
-//! WebSocket endpoint, 426 (with `Sec-WebSocket-Version: 13`) for another protocol version,
-//! 403 for an Origin the context does not allow. A request without `Origin` is not refused
-//! by the origin list: only browsers send it, and only browsers need the protection.
+//! WebSocket endpoint, 426 (with `Sec-WebSocket-Version: 13`) for another protocol version.
+//! The Origin check (403) is `super::origin`'s.
+//!
+//! Besides RFC 6455 §4.2.1's list, a handshake is refused with 400 when it is ambiguous:
+//! - it announces a body: any `Transfer-Encoding`, or a `Content-Length` other than `0`. A
+//!   handshake has none (RFC 6455 §4.1), and bytes after the head would otherwise be read as
+//!   WebSocket frames: a proxy that frames the request differently could smuggle them in
+//!   (RFC 9112 §6.3, §11.2). The listener also closes the connection after that refusal.
+//! - it has no `Host`, an empty one or several (RFC 9112 §3.2 requires 400);
+//! - it repeats `Sec-WebSocket-Key` or `Sec-WebSocket-Version`, which leaves the key or
+//!   version it means in doubt.
 
-use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, StatusCode, Version};
 
 /// A request that is a valid WebSocket handshake.
@@ -30,30 +38,90 @@ fn refuse(status: StatusCode, reason: &'static str) -> Refusal {
     Refusal { status, reason }
 }
 
-/// Checks method, version and the upgrade headers.
+fn bad_request(reason: &'static str) -> Refusal {
+    refuse(StatusCode::BAD_REQUEST, reason)
+}
+
+/// Checks method, version, `Host`, the absence of a body and the upgrade headers.
 pub(crate) fn validate(
     method: &Method,
     version: Version,
     headers: &HeaderMap,
 ) -> Result<Handshake, Refusal> {
+    check_upgrade_request(method, version, headers)?;
+    check_host(headers)?;
+    check_no_body(headers)?;
+    check_version(headers)?;
+    let key = check_key(headers)?;
+    Ok(Handshake {
+        key,
+        offered_subprotocols: tokens(headers, header::SEC_WEBSOCKET_PROTOCOL).collect(),
+    })
+}
+
+/// An HTTP/1.1 GET asking for `Upgrade: websocket` with `Connection: Upgrade`.
+fn check_upgrade_request(
+    method: &Method,
+    version: Version,
+    headers: &HeaderMap,
+) -> Result<(), Refusal> {
     if !has_token(headers, header::UPGRADE, "websocket") {
-        return Err(refuse(
-            StatusCode::BAD_REQUEST,
+        return Err(bad_request(
             "not a WebSocket handshake (no Upgrade: websocket)",
         ));
     }
     if method != Method::GET || version < Version::HTTP_11 {
-        return Err(refuse(
-            StatusCode::BAD_REQUEST,
-            "a WebSocket handshake is an HTTP/1.1 GET",
-        ));
+        return Err(bad_request("a WebSocket handshake is an HTTP/1.1 GET"));
     }
     if !has_token(headers, header::CONNECTION, "upgrade") {
-        return Err(refuse(
-            StatusCode::BAD_REQUEST,
-            "Connection: Upgrade is missing",
+        return Err(bad_request("Connection: Upgrade is missing"));
+    }
+    Ok(())
+}
+
+/// Exactly one non-empty `Host` (RFC 9112 §3.2, RFC 6455 §4.2.1 item 2).
+fn check_host(headers: &HeaderMap) -> Result<(), Refusal> {
+    let mut hosts = headers.get_all(header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (Some(host), None) if !host.as_bytes().trim_ascii().is_empty() => Ok(()),
+        (_, Some(_)) => Err(bad_request("Host is given more than once")),
+        _ => Err(bad_request("Host is missing")),
+    }
+}
+
+/// No `Transfer-Encoding` and no `Content-Length` other than `0`: see the module docs.
+fn check_no_body(headers: &HeaderMap) -> Result<(), Refusal> {
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        return Err(bad_request(
+            "a WebSocket handshake has no body (Transfer-Encoding is not allowed)",
         ));
     }
+    if declares_body(headers) {
+        return Err(bad_request(
+            "a WebSocket handshake has no body (Content-Length must be 0 or absent)",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the request announces a body: any `Transfer-Encoding`, or a `Content-Length`
+/// that is not `0`.
+pub(crate) fn declares_body(headers: &HeaderMap) -> bool {
+    let is_zero = |value: &HeaderValue| {
+        let digits = value.as_bytes().trim_ascii();
+        !digits.is_empty() && digits.iter().all(|&b| b == b'0')
+    };
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || !headers.get_all(header::CONTENT_LENGTH).iter().all(is_zero)
+}
+
+/// One `Sec-WebSocket-Version`, and it is 13 (426 otherwise).
+fn check_version(headers: &HeaderMap) -> Result<(), Refusal> {
+    at_most_one(
+        headers,
+        header::SEC_WEBSOCKET_VERSION,
+        "Sec-WebSocket-Version is given more than once",
+    )?;
     if headers
         .get(header::SEC_WEBSOCKET_VERSION)
         .map(HeaderValue::as_bytes)
@@ -64,44 +132,30 @@ pub(crate) fn validate(
             "only WebSocket version 13 is supported",
         ));
     }
-    let key = headers
+    Ok(())
+}
+
+/// The one well-formed `Sec-WebSocket-Key`.
+fn check_key(headers: &HeaderMap) -> Result<String, Refusal> {
+    at_most_one(
+        headers,
+        header::SEC_WEBSOCKET_KEY,
+        "Sec-WebSocket-Key is given more than once",
+    )?;
+    headers
         .get(header::SEC_WEBSOCKET_KEY)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|k| is_valid_key(k))
-        .ok_or_else(|| {
-            refuse(
-                StatusCode::BAD_REQUEST,
-                "Sec-WebSocket-Key is missing or malformed",
-            )
-        })?;
-    Ok(Handshake {
-        key: key.to_owned(),
-        offered_subprotocols: tokens(headers, header::SEC_WEBSOCKET_PROTOCOL).collect(),
-    })
+        .map(str::to_owned)
+        .ok_or_else(|| bad_request("Sec-WebSocket-Key is missing or malformed"))
 }
 
-/// Refuses an `Origin` that is not in a non-empty allow list (compared case-insensitively).
-pub(crate) fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), Refusal> {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return Ok(());
-    };
-    if allowed.is_empty() {
-        return Ok(());
+fn at_most_one(headers: &HeaderMap, name: HeaderName, reason: &'static str) -> Result<(), Refusal> {
+    if headers.get_all(name).iter().nth(1).is_some() {
+        return Err(bad_request(reason));
     }
-    let origin = origin
-        .to_str()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    if allowed.contains(&origin) {
-        Ok(())
-    } else {
-        Err(refuse(
-            StatusCode::FORBIDDEN,
-            "Origin not allowed for this context",
-        ))
-    }
+    Ok(())
 }
 
 /// The first subprotocol the client offers that the endpoint supports.
@@ -121,7 +175,7 @@ fn is_valid_key(key: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
 }
 
-fn tokens(headers: &HeaderMap, name: header::HeaderName) -> impl Iterator<Item = String> + '_ {
+fn tokens(headers: &HeaderMap, name: HeaderName) -> impl Iterator<Item = String> + '_ {
     headers
         .get_all(name)
         .iter()
@@ -131,7 +185,7 @@ fn tokens(headers: &HeaderMap, name: header::HeaderName) -> impl Iterator<Item =
         .filter(|t| !t.is_empty())
 }
 
-fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
     tokens(headers, name).any(|t| t.eq_ignore_ascii_case(token))
 }
 
@@ -148,6 +202,7 @@ mod tests {
     }
 
     const GOOD: &[(&str, &str)] = &[
+        ("host", "chat.example.com"),
         ("upgrade", "websocket"),
         ("connection", "keep-alive, Upgrade"),
         ("sec-websocket-version", "13"),
@@ -206,15 +261,87 @@ mod tests {
         );
     }
 
+    /// The refusal of `GOOD` plus `added` (header lines appended, so repeats add a value).
+    fn refusal_with(added: &[(&'static str, &'static str)]) -> Option<Refusal> {
+        let mut map = headers(GOOD);
+        for (name, value) in added {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        validate(&Method::GET, Version::HTTP_11, &map).err()
+    }
+
+    fn refusal_without(name: &str, added: &[(&'static str, &'static str)]) -> Option<Refusal> {
+        let mut map = headers(GOOD);
+        map.remove(name);
+        for (name, value) in added {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        validate(&Method::GET, Version::HTTP_11, &map).err()
+    }
+
+    fn assert_bad_request(refusal: Option<Refusal>, mentions: &str) {
+        let refusal = refusal.expect("refused");
+        assert_eq!(refusal.status, StatusCode::BAD_REQUEST, "{refusal}");
+        assert!(refusal.reason.contains(mentions), "{refusal}");
+    }
+
     #[test]
-    fn origins_are_checked_only_against_a_non_empty_list() {
-        let with_origin = headers(&[("origin", "https://Chat.Example.com")]);
-        assert!(check_origin(&with_origin, &[]).is_ok());
-        assert!(check_origin(&with_origin, &["https://chat.example.com".into()]).is_ok());
-        let refused =
-            check_origin(&with_origin, &["https://other.example".into()]).expect_err("refused");
-        assert_eq!(refused.status, StatusCode::FORBIDDEN);
-        assert!(check_origin(&HeaderMap::new(), &["https://other.example".into()]).is_ok());
+    fn a_handshake_with_transfer_encoding_is_refused() {
+        for coding in ["chunked", "gzip, chunked", "identity"] {
+            let found = refusal_with(&[("transfer-encoding", coding)]);
+            assert_bad_request(found, "Transfer-Encoding");
+        }
+    }
+
+    #[test]
+    fn a_handshake_with_a_content_length_other_than_zero_is_refused() {
+        for length in ["5", "1", " 10 ", "0, 0", "", "-0"] {
+            let found = refusal_with(&[("content-length", length)]);
+            assert_bad_request(found, "Content-Length");
+        }
+        let twice = refusal_with(&[("content-length", "0"), ("content-length", "4")]);
+        assert_bad_request(twice, "Content-Length");
+        assert_eq!(refusal_with(&[("content-length", "0")]), None);
+        assert_eq!(refusal_with(&[("content-length", "000")]), None);
+    }
+
+    #[test]
+    fn declares_body_is_true_only_for_a_transfer_encoding_or_a_non_zero_length() {
+        assert!(!declares_body(&headers(GOOD)));
+        assert!(!declares_body(&headers(&[("content-length", "0")])));
+        assert!(declares_body(&headers(&[("content-length", "7")])));
+        assert!(declares_body(&headers(&[("transfer-encoding", "chunked")])));
+    }
+
+    #[test]
+    fn a_handshake_without_host_is_refused() {
+        assert_bad_request(refusal_without("host", &[]), "Host is missing");
+        assert_bad_request(
+            refusal_without("host", &[("host", "  ")]),
+            "Host is missing",
+        );
+    }
+
+    #[test]
+    fn a_handshake_with_two_hosts_is_refused() {
+        let found = refusal_with(&[("host", "evil.example.com")]);
+        assert_bad_request(found, "Host is given more than once");
+        let same = refusal_with(&[("host", "chat.example.com")]);
+        assert_bad_request(same, "Host is given more than once");
+    }
+
+    #[test]
+    fn a_handshake_with_two_keys_is_refused() {
+        let found = refusal_with(&[("sec-websocket-key", "AQIDBAUGBwgJCgsMDQ4PEA==")]);
+        assert_bad_request(found, "Sec-WebSocket-Key is given more than once");
+    }
+
+    #[test]
+    fn a_handshake_with_two_versions_is_refused() {
+        let found = refusal_with(&[("sec-websocket-version", "13")]);
+        assert_bad_request(found, "Sec-WebSocket-Version is given more than once");
+        let other = refusal_with(&[("sec-websocket-version", "8")]);
+        assert_bad_request(other, "Sec-WebSocket-Version is given more than once");
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //! WebSocket handshakes into sessions of the matching context.
 //!
 //! Per request: route by context path, then by endpoint template (404 when nothing matches);
-//! validate the handshake (400/426); check the Origin against the context's list (403); ask
-//! the context to admit one more session (503 when at its limit or saturated); answer 101 and
-//! hand the upgraded connection to the context. Nothing here runs plugin code.
+//! validate the handshake (400/426); check the Origin by the context's policy (403); ask the
+//! context to admit one more session (503 when at its limit or saturated); answer 101 and
+//! hand the upgraded connection to the context. A refused request that announces a body
+//! also closes its connection. Nothing here runs plugin code.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use super::accept;
 use super::forwarded::{self, RemoteAddress};
 use super::handshake::{self, Refusal};
+use super::origin;
 use super::route::ContextTable;
 use crate::codec;
 use crate::context::{Context, OpeningRequest};
@@ -97,9 +99,12 @@ fn respond(
     peer: SocketAddr,
     remote: RemoteAddress,
 ) -> Response<Full<Bytes>> {
+    // A refused request with a body leaves its framing in doubt (a proxy may have framed it
+    // otherwise): close the connection after the answer (RFC 9112 §6.3).
+    let close = handshake::declares_body(request.headers());
     match upgrade(request, table, peer, remote) {
         Ok(response) => response,
-        Err(refusal) => refusal_response(&refusal),
+        Err(refusal) => refusal_response(&refusal, close),
     }
 }
 
@@ -118,7 +123,7 @@ fn upgrade(
     let endpoint = context.find_endpoint(rest).ok_or_else(not_found)?;
     let headers = request.headers();
     let handshake = handshake::validate(request.method(), request.version(), headers)?;
-    handshake::check_origin(headers, context.allowed_origins())?;
+    origin::check(headers, context.allowed_origins())?;
     let subprotocol = handshake::choose_subprotocol(
         &handshake.offered_subprotocols,
         context.subprotocols(endpoint.endpoint),
@@ -185,7 +190,7 @@ fn header_value(text: &str) -> HeaderValue {
     HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-fn refusal_response(refusal: &Refusal) -> Response<Full<Bytes>> {
+fn refusal_response(refusal: &Refusal, close: bool) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(format!("{}\n", refusal.reason))));
     *response.status_mut() = refusal.status;
     let headers = response.headers_mut();
@@ -193,6 +198,9 @@ fn refusal_response(refusal: &Refusal) -> Response<Full<Bytes>> {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
+    if close {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     match refusal.status {
         StatusCode::UPGRADE_REQUIRED => {
             headers.insert(

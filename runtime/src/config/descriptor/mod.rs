@@ -26,8 +26,8 @@ use super::{Parsed, xml};
 
 pub(crate) use read::validate_context_path;
 pub use settings::{
-    ContextSettings, DistributedProperties, ExecutorSettings, IdlePolicy, Keepalive, MessageLimits,
-    SendTimeouts, defaults,
+    ANY_ORIGIN, ContextSettings, DistributedProperties, ExecutorSettings, IdlePolicy, Keepalive,
+    MessageLimits, SendTimeouts, defaults,
 };
 
 /// The file name of a descriptor inside a context directory.

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::settings::{
-    ContextSettings, DistributedProperties, ExecutorSettings, IdlePolicy, Keepalive, MessageLimits,
-    SendTimeouts, defaults::*, usize_of,
+    ANY_ORIGIN, ContextSettings, DistributedProperties, ExecutorSettings, IdlePolicy, Keepalive,
+    MessageLimits, SendTimeouts, defaults::*, usize_of,
 };
 use super::{Descriptor, NAMESPACE};
 use crate::config::diagnostic::Diagnostics;
@@ -366,11 +366,12 @@ fn keepalive(x: &mut Extractor<'_, '_>, websocket: Option<&Element>) -> Keepaliv
 fn allowed_origins(x: &mut Extractor<'_, '_>, websocket: Option<&Element>) -> Vec<String> {
     const PATH: &str = "websocket/allowed-origins";
     let Some(group) = child_at(websocket, PATH) else {
-        x.record(PATH, "any", Origin::Default);
+        x.record(PATH, "same-origin", Origin::Default);
         return Vec::new();
     };
     if group.children.is_empty() {
-        let message = "<allowed-origins> lists no <origin>, so every Origin is allowed";
+        let message = "<allowed-origins> lists no <origin>, so only pages of the server's own \
+                       origin are allowed, as without it (<origin>*</origin> allows every origin)";
         x.diagnostics.warning(group.offset, message);
     }
     let mut origins = Vec::new();
@@ -386,8 +387,13 @@ fn allowed_origins(x: &mut Extractor<'_, '_>, websocket: Option<&Element>) -> Ve
             ),
         }
     }
+    if origins.len() > 1 && origins.iter().any(|o| o == ANY_ORIGIN) {
+        let message = "<allowed-origins> lists *, which allows every origin: the other \
+                       <origin> elements change nothing";
+        x.diagnostics.warning(group.offset, message);
+    }
     let shown = if origins.is_empty() {
-        "any".to_owned()
+        "same-origin".to_owned()
     } else {
         origins.join(" ")
     };
@@ -395,8 +401,18 @@ fn allowed_origins(x: &mut Extractor<'_, '_>, websocket: Option<&Element>) -> Ve
     origins
 }
 
-/// An origin is `scheme://host[:port]` (RFC 6454 serialisation): no path, no trailing slash.
+/// An `<origin>` is `*` (every origin) or `scheme://host[:port]` (RFC 6454 serialisation): no
+/// path, no trailing slash, no `*` inside.
 pub(crate) fn validate_origin(origin: &str) -> Result<(), &'static str> {
+    if origin == ANY_ORIGIN {
+        return Ok(());
+    }
+    if origin.contains('*') {
+        return Err(
+            "uses *, which allows every origin only on its own: patterns such as \
+                    https://*.example.com are not supported",
+        );
+    }
     let Some((scheme, rest)) = origin.split_once("://") else {
         return Err("must be scheme://host[:port], such as https://example.com");
     };

@@ -4,6 +4,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The `<allowed-origins>` entry that allows every origin.
+pub const ANY_ORIGIN: &str = "*";
+
 /// Defaults from the JEUS 8 manual (SPEC §3) and Berth's extensions.
 pub mod defaults {
     /// `max-incoming-*-message-buffer-size`.
@@ -64,7 +67,8 @@ pub struct ContextSettings {
     pub timeout_min_threads: usize,
     /// Server-side pings and dead-peer detection.
     pub keepalive: Keepalive,
-    /// Origins allowed to open sessions, lower-cased; empty means any.
+    /// Origins allowed to open sessions, lower-cased; empty means only the server's own
+    /// origin (same-origin); [`ANY_ORIGIN`] among them means every origin.
     pub allowed_origins: Vec<String>,
     /// Most sessions open at once; `None` means no limit.
     pub max_sessions: Option<usize>,

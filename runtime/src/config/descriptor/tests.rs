@@ -450,13 +450,25 @@ fn allowed_origins_are_validated_and_lower_cased() {
         ("example.com", "must be scheme://host[:port]"),
         ("https://example.com/", "must not have a path"),
         ("https://example.com:http", "port that is not a number"),
+        ("https://*.example.com", "patterns such as"),
+        ("**", "patterns such as"),
     ] {
         let found = errors(&format!(
             "<allowed-origins><origin>{bad}</origin></allowed-origins>"
         ));
         assert!(found[0].contains(why), "{bad}: {found:?}");
     }
-    assert!(warnings("<allowed-origins/>")[0].contains("lists no <origin>"));
+    assert!(warnings("<allowed-origins/>")[0].contains("only pages of the server's own origin"));
+}
+
+#[test]
+fn a_star_origin_allows_every_origin_and_makes_the_others_redundant() {
+    let star = "<allowed-origins><origin>*</origin></allowed-origins>";
+    assert_eq!(settings(star).allowed_origins, ["*"]);
+    assert!(warnings(star).is_empty(), "{:?}", warnings(star));
+    let mixed =
+        "<allowed-origins><origin>https://a.example</origin><origin>*</origin></allowed-origins>";
+    assert!(warnings(mixed)[0].contains("the other <origin> elements change nothing"));
 }
 
 #[test]
