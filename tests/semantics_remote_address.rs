@@ -167,3 +167,44 @@ async fn a_trusted_proxy_that_hides_the_client_leaves_no_address() {
         );
     }
 }
+
+/// What `Session::remote_addr` (the handshake's client) says on a connection with `headers`.
+async fn handshake_client(berth: &Berth, headers: &[(&'static str, &'static str)]) -> String {
+    let (mut ws, port) = connect_with(berth, headers).await;
+    send_text(&mut ws, "remote").await;
+    recv_text(&mut ws).await.replace(&port.to_string(), "PORT")
+}
+
+#[tokio::test]
+async fn the_handshake_names_the_same_client_as_the_properties() {
+    let apps = probe_apps("remote-handshake-untrusted");
+    let berth = Berth::start(&apps);
+    let spoof = [("x-forwarded-for", "203.0.113.7")];
+    assert_eq!(handshake_client(&berth, &spoof).await, "127.0.0.1:PORT");
+    drop(berth);
+
+    let apps = probe_apps("remote-handshake-trusted");
+    let berth = behind_trusted_proxy(&apps);
+    for (headers, expected) in [
+        (
+            &[
+                ("x-forwarded-for", "203.0.113.7"),
+                ("x-forwarded-port", "5555"),
+            ][..],
+            "203.0.113.7:5555",
+        ),
+        (
+            &[("forwarded", "for=\"[2001:db8::1]:4711\"")][..],
+            "[2001:db8::1]:4711",
+        ),
+        (&[("forwarded", "for=192.0.2.60")][..], "192.0.2.60"),
+        (&[("forwarded", "for=unknown")][..], "none"),
+        (&[("x-forwarded-for", "999.1.1.1")][..], "127.0.0.1:PORT"),
+    ] {
+        assert_eq!(
+            handshake_client(&berth, headers).await,
+            expected,
+            "{headers:?}"
+        );
+    }
+}

@@ -152,7 +152,8 @@ impl Handshake {
     }
 
     /// The client's address (`ip:port`, or `ip` when no port is known), as the host
-    /// determined it (trusted proxy headers applied).
+    /// determined it (trusted proxy headers applied); `None` when a trusted proxy hides the
+    /// client (`unknown` or an obfuscated name).
     pub fn remote_addr(&self) -> Option<&str> {
         self.remote_addr.as_deref()
     }

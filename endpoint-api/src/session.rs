@@ -114,8 +114,11 @@ impl Session {
 
     /// A user property, deserialized from its stored JSON; `Ok(None)` when absent.
     ///
-    /// The host sets `jeus.websocket.remoteAddr`, `jeus.websocket.remoteHost` (strings) and
-    /// `jeus.websocket.remotePort` (a number) at the handshake.
+    /// The host sets `jeus.websocket.remoteAddr`, `jeus.websocket.remoteHost` and
+    /// `jeus.websocket.remotePort` at the handshake, all three strings (as JEUS): the
+    /// client's IP address twice (no reverse lookups) and its port. Behind a trusted proxy
+    /// they name the client the proxy reports; none is set when the proxy hides the client
+    /// (`unknown` or an obfuscated name), and no port when it does not say.
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, PropertyError> {
         let Some(json) = self.shared.host().property_get(self.id, key)? else {
             return Ok(None);

@@ -23,6 +23,11 @@ use super::diagnostic::Diagnostics;
 /// a few more; a recursive walk 64 deep needs only a few KiB of stack.
 pub(crate) const MAX_DEPTH: usize = 64;
 
+/// The most attributes one element may have. Configuration elements have one or two
+/// (`xmlns`, `version`, `xsi:` hints); checking a tag's attributes for duplicates costs the
+/// square of their number, so thousands in one tag would stall a read.
+pub(crate) const MAX_ATTRIBUTES: usize = 32;
+
 /// An attribute with the offset of its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Attribute {
@@ -251,7 +256,15 @@ fn read_attributes(
 ) -> Vec<Attribute> {
     let raw_tag: &str = start;
     let mut attributes = Vec::new();
-    for attribute in start.attributes().with_checks(true) {
+    for (index, attribute) in start.attributes().with_checks(true).enumerate() {
+        if index == MAX_ATTRIBUTES {
+            let message = format!(
+                "<{}> has more than {MAX_ATTRIBUTES} attributes, the limit for a configuration element",
+                start.local_name().into_inner()
+            );
+            diagnostics.error(tag_offset, message);
+            break;
+        }
         match attribute {
             Ok(attribute) => {
                 let name = attribute.key.into_inner().to_owned();
@@ -396,6 +409,23 @@ mod tests {
             )),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn an_element_with_too_many_attributes_is_one_error_and_quick() {
+        let attributes: String = (0..80_000).map(|i| format!(" a{i}=\"1\"")).collect();
+        let started = std::time::Instant::now();
+        let (_, problems) = tree(&format!("<r>\n <e{attributes}/>\n</r>"));
+        assert_eq!(
+            problems,
+            [
+                "t.xml:2:2: error: <e> has more than 32 attributes, the limit for a configuration element"
+            ]
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let (root, problems) = tree("<r a=\"1\" b=\"2\"/>");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(root.expect("root").attributes.len(), 2);
     }
 
     #[test]

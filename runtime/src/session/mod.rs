@@ -38,6 +38,7 @@ pub(crate) use socket::{SharedSocket, SocketIo};
 use crate::codec::{CodecLimits, Connection, Transport};
 use crate::context::{Admission, ContextCore, OpeningRequest};
 use crate::executor::Mailbox;
+use crate::http::forwarded::RemoteAddress;
 use job::{Job, OpenInfo};
 use properties::Properties;
 
@@ -119,7 +120,17 @@ fn open_info(opening: OpeningRequest) -> OpenInfo {
         path_params: opening.endpoint.params,
         headers,
         subprotocol: opening.subprotocol.unwrap_or_default(),
-        remote_addr: opening.peer.to_string(),
+        remote_addr: client_address(&opening.remote),
+    }
+}
+
+/// The client as `on_open` sees it: `ip:port`, `ip` without a known port, or nothing when a
+/// trusted proxy hides it (the same client as the remote-address properties).
+fn client_address(remote: &RemoteAddress) -> String {
+    match (remote.addr, remote.port) {
+        (Some(ip), Some(port)) => std::net::SocketAddr::new(ip, port).to_string(),
+        (Some(ip), None) => ip.to_string(),
+        (None, _) => String::new(),
     }
 }
 
