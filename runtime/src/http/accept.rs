@@ -4,11 +4,14 @@
 //! (EMFILE), the system at its own (ENFILE), or memory or socket buffers are short (ENOMEM,
 //! ENOBUFS): the pending connection stays in the backlog and the listener stays readable.
 //! Retrying at once burns a core and floods the log. So such a failure starts an *episode*:
-//! accepting pauses 10 ms, then twice as long after each further failure, up to 1 s, until
-//! an accept succeeds. An episode is logged twice: a warning when it starts and a line with
-//! the count of failed accepts and its length when it ends. Any other accept error concerns
-//! one connection only (a peer that reset before being accepted) and is retried at once.
-//! [`Backoff`] is the pure policy; [`next`] drives it with tokio.
+//! accepting pauses 10 ms, then twice as long after each further failure, up to 1 s; an
+//! accept that succeeds brings the pause back to 10 ms. An episode is logged twice: a warning
+//! when it starts, and a line with the count of failed accepts and its length when it is
+//! over — after [`RECOVERED_AFTER`] accepts in a row without a failure, or an accept
+//! [`QUIET`] after the last failure — so a server that stays at its limit, where accepts and
+//! failures alternate as connections come and go, logs one episode, not two lines each.
+//! Any other accept error concerns one connection only (a peer that reset before being
+//! accepted) and is retried at once. [`Backoff`] is the pure policy; [`next`] drives it.
 
 use std::io;
 use std::net::SocketAddr;
@@ -24,6 +27,12 @@ const FIRST_PAUSE: Duration = Duration::from_millis(10);
 /// The longest pause.
 const LONGEST_PAUSE: Duration = Duration::from_secs(1);
 
+/// Accepts in a row without a failure that end an episode.
+const RECOVERED_AFTER: u32 = 16;
+
+/// Time without a failure after which an accept ends an episode.
+const QUIET: Duration = Duration::from_secs(10);
+
 /// The accept loop's memory of the current resource-exhaustion episode.
 #[derive(Debug, Default)]
 pub(crate) struct Backoff {
@@ -33,7 +42,9 @@ pub(crate) struct Backoff {
 #[derive(Debug)]
 struct Episode {
     started: Instant,
+    last_failure: Instant,
     failures: u64,
+    accepted_in_a_row: u32,
     pause: Duration,
 }
 
@@ -62,7 +73,13 @@ impl Backoff {
         match &mut self.episode {
             Some(episode) => {
                 episode.failures += 1;
-                episode.pause = (episode.pause * 2).min(LONGEST_PAUSE);
+                episode.last_failure = now;
+                episode.pause = if episode.accepted_in_a_row > 0 {
+                    FIRST_PAUSE
+                } else {
+                    (episode.pause * 2).min(LONGEST_PAUSE)
+                };
+                episode.accepted_in_a_row = 0;
                 AfterFailure::Pause {
                     pause: episode.pause,
                     first: false,
@@ -71,7 +88,9 @@ impl Backoff {
             None => {
                 self.episode = Some(Episode {
                     started: now,
+                    last_failure: now,
                     failures: 1,
+                    accepted_in_a_row: 0,
                     pause: FIRST_PAUSE,
                 });
                 AfterFailure::Pause {
@@ -82,8 +101,14 @@ impl Backoff {
         }
     }
 
-    /// Records a successful accept at `now`; ends the episode, if one was running.
+    /// Records a successful accept at `now`; says so when that ends the current episode.
     pub(crate) fn accepted(&mut self, now: Instant) -> Option<Recovered> {
+        let episode = self.episode.as_mut()?;
+        episode.accepted_in_a_row += 1;
+        let quiet = now.saturating_duration_since(episode.last_failure) >= QUIET;
+        if episode.accepted_in_a_row < RECOVERED_AFTER && !quiet {
+            return None;
+        }
         let episode = self.episode.take()?;
         Some(Recovered {
             failures: episode.failures,
@@ -177,19 +202,41 @@ mod tests {
                 first: false
             }
         );
-        let recovered = backoff.accepted(start + Duration::from_secs(3));
+        let later = start + Duration::from_secs(3);
+        for _ in 1..RECOVERED_AFTER {
+            assert_eq!(backoff.accepted(later), None, "not over after one accept");
+        }
         assert_eq!(
-            recovered,
+            backoff.accepted(later),
             Some(Recovered {
                 failures: 10,
                 lasted: Duration::from_secs(3)
             })
         );
         assert_eq!(
-            backoff.accepted(start),
+            backoff.accepted(later),
             None,
             "one closing line per episode"
         );
+    }
+
+    #[test]
+    fn accepts_and_failures_alternating_at_the_limit_are_one_episode() {
+        let mut backoff = Backoff::default();
+        let start = Instant::now();
+        let mut firsts = 0;
+        for second in 0..9 {
+            let now = start + Duration::from_secs(second);
+            if let AfterFailure::Pause { pause, first } = backoff.failed(&os(libc::EMFILE), now) {
+                firsts += usize::from(first);
+                assert_eq!(pause, FIRST_PAUSE, "after an accept the pause starts again");
+            }
+            assert_eq!(backoff.accepted(now), None);
+        }
+        assert_eq!(firsts, 1, "one start line");
+        let quiet = start + Duration::from_secs(8) + QUIET;
+        let recovered = backoff.accepted(quiet).expect("quiet for long enough");
+        assert_eq!(recovered.failures, 9);
     }
 
     #[test]
