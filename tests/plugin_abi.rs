@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use berth_tests::apps::{self, Apps};
 use berth_tests::client::{
-    Ws, connect, expect_close, handshake_status, next_message, recv_text, send_text,
+    self, Ws, connect, expect_close, handshake_status, next_message, recv_text, send_text,
 };
 use berth_tests::server::Berth;
 use futures_util::SinkExt;
@@ -65,10 +65,7 @@ fn empty_shared_library(out: &Path) {
 
 /// Connects to the echo sample, takes its greeting and round-trips one message.
 async fn echo_round_trip(berth: &Berth) {
-    let mut ws = connect(&berth.url("/echo/")).await;
-    assert_eq!(recv_text(&mut ws).await, "welcome to berth echo");
-    send_text(&mut ws, "still serving").await;
-    assert_eq!(recv_text(&mut ws).await, "still serving");
+    let mut ws = client::echo_round_trip(&berth.url("/echo/")).await;
     close_cleanly(&mut ws).await;
 }
 

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use berth_tests::apps::Apps;
-use berth_tests::client::{connect, handshake_status, recv_text, send_text};
+use berth_tests::client::{echo_round_trip, handshake_status};
 use berth_tests::server::{Berth, Launch};
 use berth_tests::{Finished, TempDir, berth_in, plugin_library};
 
@@ -43,13 +43,6 @@ fn context_with(apps: &Apps, dir_name: &str, file_name: &str, bytes: &[u8]) -> P
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(plugin_library(name)).expect("fixture library built")
-}
-
-async fn echo_round_trip(berth: &Berth) {
-    let mut ws = connect(&berth.url("/echo/")).await;
-    assert_eq!(recv_text(&mut ws).await, "welcome to berth echo");
-    send_text(&mut ws, "still serving").await;
-    assert_eq!(recv_text(&mut ws).await, "still serving");
 }
 
 fn entries(dir: &Path) -> BTreeSet<PathBuf> {
@@ -107,7 +100,7 @@ async fn staging_never_follows_another_users_symlinks_and_leaves_nothing_behind(
             ..Launch::default()
         },
     );
-    echo_round_trip(&berth).await;
+    echo_round_trip(&berth.url("/echo/")).await;
     assert!(
         (first..first + 3000).contains(&berth.pid()),
         "the planted directories must cover the server's pid {}",
@@ -154,7 +147,7 @@ async fn a_library_that_aborts_hangs_or_is_garbage_is_refused_by_name_and_others
     let junk = line(&garbage);
     assert!(junk.contains("cannot load the plugin library"), "{junk}");
 
-    echo_round_trip(&berth).await;
+    echo_round_trip(&berth.url("/echo/")).await;
     for path in ["/aborts/", "/hangs/", "/garbage/"] {
         assert_eq!(
             handshake_status(berth.addr(), path, &[]).await,

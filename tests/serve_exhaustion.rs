@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use berth_tests::apps::Apps;
-use berth_tests::client::{WAIT, connect, recv_text, send_text};
+use berth_tests::client::{WAIT, echo_round_trip};
 use berth_tests::server::{Berth, Launch};
 use tokio::net::TcpStream;
 
@@ -21,13 +21,6 @@ fn open_files_limits(pid: &str) -> (u64, u64) {
         .filter_map(|word| word.parse().ok())
         .collect();
     (numbers[0], numbers[1])
-}
-
-async fn echo_round_trip(berth: &Berth) {
-    let mut ws = connect(&berth.url("/echo/")).await;
-    assert_eq!(recv_text(&mut ws).await, "welcome to berth echo");
-    send_text(&mut ws, "served").await;
-    assert_eq!(recv_text(&mut ws).await, "served");
 }
 
 #[tokio::test]
@@ -68,7 +61,7 @@ async fn at_the_open_files_limit_accepting_pauses_instead_of_spinning_and_recove
         .wait_for_log("accepting connections again", Duration::from_secs(20))
         .unwrap_or_else(|| panic!("no recovery:\n{}", berth.logs()));
     assert!(line.contains("failed_accepts="), "{line}");
-    echo_round_trip(&berth).await;
+    echo_round_trip(&berth.url("/echo/")).await;
 }
 
 #[tokio::test]
@@ -98,5 +91,5 @@ async fn the_soft_open_files_limit_is_raised_to_the_hard_limit_at_start() {
             .expect("the raise is logged");
         assert!(line.contains(&format!("from={soft} to={hard}")), "{line}");
     }
-    echo_round_trip(&berth).await;
+    echo_round_trip(&berth.url("/echo/")).await;
 }

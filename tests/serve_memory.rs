@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use berth_tests::apps::Apps;
-use berth_tests::client::{WAIT, connect, recv_text, send_text};
+use berth_tests::client::{WAIT, echo_round_trip};
 use berth_tests::server::Berth;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -50,13 +50,6 @@ async fn send(berth: &Berth, request: &str, answer: bool) -> (TcpStream, u16) {
     (stream, status)
 }
 
-async fn echo_round_trip(berth: &Berth) {
-    let mut ws = connect(&berth.url("/echo/")).await;
-    assert_eq!(recv_text(&mut ws).await, "welcome to berth echo");
-    send_text(&mut ws, "warm").await;
-    assert_eq!(recv_text(&mut ws).await, "warm");
-}
-
 /// Resident memory once it has fallen below `limit` KiB, or after `within` (the allocator is
 /// asked once a second whether freed memory is worth giving back; nothing announces the
 /// drop, so the value is sampled).
@@ -69,6 +62,22 @@ async fn rss_settling_below(berth: &Berth, limit: u64, within: Duration) -> u64 
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Asserts that a flood cost memory (`during`, KiB) and that, once it is over, resident
+/// memory comes back within [`SETTLED_MARGIN`] of `baseline`.
+async fn assert_settles(berth: &Berth, baseline: u64, during: u64, flood: &str) {
+    let limit = baseline + SETTLED_MARGIN;
+    let after = rss_settling_below(berth, limit, Duration::from_secs(20)).await;
+    println!("RSS KiB: baseline {baseline}, {FLOOD} {flood} {during}, after {after}");
+    assert!(
+        during > baseline + 6_000,
+        "the flood cost less than expected"
+    );
+    assert!(
+        after < limit,
+        "RSS stayed up: baseline {baseline} KiB, during {during}, after {after}"
+    );
 }
 
 #[tokio::test]
@@ -112,7 +121,7 @@ async fn memory_returns_near_its_baseline_after_a_flood_of_sessions_with_big_hea
     let apps = Apps::new("memory-flood-sessions");
     apps.sample("echo");
     let berth = Berth::start(&apps);
-    echo_round_trip(&berth).await;
+    echo_round_trip(&berth.url("/echo/")).await;
     let baseline = berth.rss_kib();
 
     let request = handshake(&berth, 15_000, true);
@@ -133,18 +142,8 @@ async fn memory_returns_near_its_baseline_after_a_flood_of_sessions_with_big_hea
         "every session closed:\n{}",
         berth.logs()
     );
-    let after =
-        rss_settling_below(&berth, baseline + SETTLED_MARGIN, Duration::from_secs(20)).await;
-    println!("RSS KiB: baseline {baseline}, {FLOOD} sessions {during}, after {after}");
-    assert!(
-        during > baseline + 6_000,
-        "the flood cost less than expected"
-    );
-    assert!(
-        after < baseline + SETTLED_MARGIN,
-        "RSS stayed up: baseline {baseline} KiB, during {during}, after {after}"
-    );
-    echo_round_trip(&berth).await;
+    assert_settles(&berth, baseline, during, "sessions with 15 KB heads").await;
+    echo_round_trip(&berth.url("/echo/")).await;
 }
 
 #[tokio::test]
@@ -152,7 +151,7 @@ async fn memory_returns_near_its_baseline_after_heads_that_never_finish() {
     let apps = Apps::new("memory-flood-slowloris");
     apps.sample("echo");
     let berth = Berth::start(&apps);
-    echo_round_trip(&berth).await;
+    echo_round_trip(&berth.url("/echo/")).await;
     let baseline = berth.rss_kib();
 
     let request = handshake(&berth, 14_000, false);
@@ -161,18 +160,8 @@ async fn memory_returns_near_its_baseline_after_heads_that_never_finish() {
         flood.push(send(&berth, &request, false).await.0);
     }
     // Every partial head has reached the server once a request sent after them is answered.
-    echo_round_trip(&berth).await;
+    echo_round_trip(&berth.url("/echo/")).await;
     let during = berth.rss_kib();
     drop(flood);
-    let after =
-        rss_settling_below(&berth, baseline + SETTLED_MARGIN, Duration::from_secs(20)).await;
-    println!("RSS KiB: baseline {baseline}, {FLOOD} unfinished heads {during}, after {after}");
-    assert!(
-        during > baseline + 6_000,
-        "the flood cost less than expected"
-    );
-    assert!(
-        after < baseline + SETTLED_MARGIN,
-        "RSS stayed up: baseline {baseline} KiB, during {during}, after {after}"
-    );
+    assert_settles(&berth, baseline, during, "unfinished 14 KB heads").await;
 }

@@ -16,6 +16,19 @@ pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// How long a test waits for any single expected event.
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// The echo sample's greeting (its `greeting` init-param).
+pub const ECHO_GREETING: &str = "welcome to berth echo";
+
+/// Connects to the echo sample at `url`, takes its greeting and round-trips one message;
+/// returns the open connection.
+pub async fn echo_round_trip(url: &str) -> Ws {
+    let mut ws = connect(url).await;
+    assert_eq!(recv_text(&mut ws).await, ECHO_GREETING);
+    send_text(&mut ws, "still serving").await;
+    assert_eq!(recv_text(&mut ws).await, "still serving");
+    ws
+}
+
 /// Connects to `url`, panicking with the server's answer when refused.
 pub async fn connect(url: &str) -> Ws {
     match tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url)).await {
