@@ -71,6 +71,10 @@ async fn chat_broadcasts_within_a_room_only() {
 async fn presence_announces_a_client_that_vanished_without_a_close_frame() {
     let (_apps, berth) = samples("presence");
     let mut watcher = connect(&berth.url("/presence/?user=watcher")).await;
+    // The 101 reaches the client before the server has opened the session: until its
+    // `on_open` has run, the watcher is nobody's "other" and would miss the next join.
+    send_text(&mut watcher, "who").await;
+    assert_eq!(recv_text(&mut watcher).await, "you:watcher");
     let vanishing = connect(&berth.url("/presence/?user=tab-42")).await;
     assert_eq!(recv_text(&mut watcher).await, "joined:tab-42");
     // The process dies: the kernel closes the socket, no close frame is ever sent.

@@ -31,7 +31,7 @@ pub struct CloseReason {
 impl CloseReason {
     /// A close with any sendable code.
     pub fn new(code: u16, reason: impl Into<String>) -> Result<CloseReason, CloseCodeError> {
-        if !is_sendable(code) {
+        if !CloseReason::is_sendable(code) {
             return Err(CloseCodeError(code));
         }
         Ok(CloseReason::standard(code).with_reason(reason))
@@ -102,6 +102,32 @@ impl CloseReason {
         self
     }
 
+    /// Whether `code` may be sent in a close frame (RFC 6455 §7.4 and the IANA registry):
+    /// 1000–1003, 1007–1014 and 3000–4999. 1005, 1006 and 1015 only describe closes; the
+    /// rest is reserved. A peer's close frame with any other code is a protocol error.
+    ///
+    /// ```
+    /// use endpoint_api::CloseReason;
+    ///
+    /// assert!(CloseReason::is_sendable(1012) && CloseReason::is_sendable(4000));
+    /// assert!(!CloseReason::is_sendable(1006) && !CloseReason::is_sendable(1015));
+    /// ```
+    pub fn is_sendable(code: u16) -> bool {
+        matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+    }
+
+    /// `reason` cut to [`MAX_REASON_BYTES`] on a character boundary, as a close frame holds it.
+    ///
+    /// ```
+    /// use endpoint_api::CloseReason;
+    ///
+    /// assert_eq!(CloseReason::cut("bye"), "bye");
+    /// assert_eq!(CloseReason::cut(&"é".repeat(100)).len(), 122);
+    /// ```
+    pub fn cut(reason: &str) -> &str {
+        &reason[..truncated_len(reason, MAX_REASON_BYTES)]
+    }
+
     /// The close code.
     pub fn code(&self) -> u16 {
         self.code
@@ -111,11 +137,6 @@ impl CloseReason {
     pub fn reason(&self) -> &str {
         &self.reason
     }
-}
-
-/// Whether a code may be sent in a close frame (RFC 6455 §7.4 and the IANA registry).
-fn is_sendable(code: u16) -> bool {
-    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
 /// The longest prefix of `text` of at most `max` bytes that ends on a char boundary.
@@ -227,12 +248,16 @@ pub enum CloseCause {
     Redeploy,
     /// The server is shutting down (1001).
     Shutdown,
+    /// The client stopped reading: its outgoing queue was full when a broadcast came, and
+    /// the connection was dropped (reported as 1006). A host before ABI 1.1 reports
+    /// [`CloseCause::SendTimeout`] instead.
+    SlowConsumer,
     /// A cause this SDK does not know (from a newer host), with its raw code.
     Unknown(u32),
 }
 
 /// The one table between causes and ABI codes.
-const CAUSES: [(CloseCause, u32); 13] = [
+const CAUSES: [(CloseCause, u32); 14] = [
     (CloseCause::RemoteClose, close_cause::REMOTE_CLOSE),
     (CloseCause::ConnectionLost, close_cause::CONNECTION_LOST),
     (CloseCause::IdleTimeout, close_cause::IDLE_TIMEOUT),
@@ -246,12 +271,13 @@ const CAUSES: [(CloseCause, u32); 13] = [
     (CloseCause::Undeploy, close_cause::UNDEPLOY),
     (CloseCause::Redeploy, close_cause::REDEPLOY),
     (CloseCause::Shutdown, close_cause::SHUTDOWN),
+    (CloseCause::SlowConsumer, close_cause::SLOW_CONSUMER),
 ];
 
 impl CloseCause {
     /// Every known cause, in ABI code order.
-    pub const KNOWN: [CloseCause; 13] = {
-        let mut all = [CloseCause::RemoteClose; 13];
+    pub const KNOWN: [CloseCause; 14] = {
+        let mut all = [CloseCause::RemoteClose; 14];
         let mut i = 0;
         while i < CAUSES.len() {
             all[i] = CAUSES[i].0;
@@ -293,13 +319,13 @@ mod tests {
                 CloseCause::Unknown(_)
             ));
         }
-        for raw in [0, 14, 1000, u32::MAX] {
+        for raw in [0, 15, 1000, u32::MAX] {
             assert_eq!(CloseCause::from_raw(raw), CloseCause::Unknown(raw));
             assert_eq!(CloseCause::from_raw(raw).to_raw(), raw);
         }
         let mut codes: Vec<u32> = CloseCause::KNOWN.iter().map(|c| c.to_raw()).collect();
         codes.dedup();
-        assert_eq!(codes.len(), 13, "codes are distinct");
+        assert_eq!(codes.len(), 14, "codes are distinct");
     }
 
     #[test]

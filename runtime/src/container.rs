@@ -18,7 +18,7 @@ use crate::deploy::scanner::AppCandidate;
 use crate::http::route::ContextTable;
 use crate::http::server::{self, SharedTable};
 use crate::plugin::Prober;
-use crate::session::{Cause, Command};
+use crate::session::Closure;
 
 /// Why the container could not start.
 #[derive(Debug, thiserror::Error)]
@@ -102,11 +102,7 @@ impl Container {
         };
         for (_, context) in table.iter() {
             for session in context.core.sessions.all() {
-                session.request(Command::Close {
-                    code: Some(1001),
-                    reason: "server shutting down".into(),
-                    cause: Cause::Shutdown,
-                });
+                session.close(Closure::Shutdown);
             }
         }
         let deadline = Instant::now() + grace;

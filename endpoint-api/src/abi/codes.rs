@@ -94,6 +94,9 @@ abi_codes! {
         REDEPLOY = 12,
         /// The server is shutting down: 1001.
         SHUTDOWN = 13,
+        /// The client stopped reading: its outgoing queue was full when a broadcast came,
+        /// and the connection was dropped: 1006. Since ABI 1.1.
+        SLOW_CONSUMER = 14,
     }
 
     /// The `kind` argument of `on_error`.

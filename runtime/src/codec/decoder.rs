@@ -295,16 +295,12 @@ fn close_payload(payload: &[u8]) -> Result<Option<(u16, String)>, CodecError> {
         [_] => return Err(protocol("close frame with a 1-byte payload")),
         [high, low, reason @ ..] => (u16::from_be_bytes([*high, *low]), reason),
     };
-    if !is_valid_close_code(code) {
+    // A peer may send exactly the codes an endpoint may: the SDK's rule is the only one.
+    if !endpoint_api::CloseReason::is_sendable(code) {
         return Err(protocol(format!("invalid close code {code}")));
     }
     let reason = std::str::from_utf8(reason).map_err(|_| CodecError::InvalidUtf8)?;
     Ok(Some((code, reason.to_owned())))
-}
-
-/// Codes a peer may send: the registered ones except 1004–1006 and 1015, and 3000–4999.
-pub(crate) fn is_valid_close_code(code: u16) -> bool {
-    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
 fn protocol(detail: impl ToString) -> CodecError {

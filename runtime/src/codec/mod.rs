@@ -10,6 +10,11 @@
 //! - `decoder`: the receiving state machine — fragments, limits, UTF-8, inflation (pure);
 //! - `connection`: the thin async [`Connection`] over any `AsyncRead + AsyncWrite`.
 //!
+//! The codec knows nothing of sessions; its one dependency besides bytes and tokio is
+//! `endpoint-api`'s pure close-code rule ([`endpoint_api::CloseReason::is_sendable`]): a peer
+//! may send exactly the codes an endpoint may, and one rule serves both (the SDK has no
+//! tokio, hyper or runtime in it, so depending on it keeps the codec pure).
+//!
 //! What the peer gets wrong, and what the session sees:
 //! - a protocol violation (unmasked frame, RSV bits without an extension, reserved opcode,
 //!   long or fragmented control frame, continuation out of order, bad close payload or

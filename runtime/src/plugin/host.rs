@@ -11,6 +11,7 @@ use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
+use endpoint_api::CloseReason;
 use endpoint_api::abi::{
     ABI_VERSION, Bytes as AbiBytes, HostApi, HostCtx, SessionIds, Status, WriteFn, log_level,
     message_kind, send_mode,
@@ -18,9 +19,7 @@ use endpoint_api::abi::{
 
 use crate::codec::{self, Outbound};
 use crate::context::ContextCore;
-use crate::session::{
-    Cause, Command, Completion, Payload, SessionHandle, is_sendable, truncate_reason,
-};
+use crate::session::{Closure, Command, Completion, Payload, SessionHandle};
 
 static HOST_VERSION: &str = concat!("berth ", env!("CARGO_PKG_VERSION"));
 
@@ -192,15 +191,11 @@ unsafe extern "C" fn send_many(
 
 unsafe extern "C" fn close(ctx: HostCtx, session: u64, code: u16, reason: AbiBytes) -> Status {
     with_session(ctx, session, |_, handle| {
-        if !is_sendable(code) {
-            return Status::INVALID_ARGUMENT;
-        }
         let reason = String::from_utf8_lossy(lent(reason));
-        handle.request(Command::Close {
-            code: Some(code),
-            reason: truncate_reason(&reason).to_owned(),
-            cause: Cause::EndpointClose,
-        });
+        let Ok(close) = CloseReason::new(code, reason) else {
+            return Status::INVALID_ARGUMENT;
+        };
+        handle.close(Closure::EndpointClose(close));
         Status::OK
     })
 }

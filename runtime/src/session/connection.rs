@@ -16,10 +16,10 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use endpoint_api::abi::{Status, error_kind};
+use endpoint_api::abi::Status;
 use tokio::time::Instant;
 
-use super::cause::{ABNORMAL, Cause, NO_STATUS, cause_of, server_code, truncate_reason};
+use super::ending::{Closure, Ending, Report, Violation};
 use super::handle::{Command, Completion, SessionHandle};
 use super::job::Job;
 use super::keepalive::{Keepalive, Tick};
@@ -30,23 +30,6 @@ use crate::executor::{Mailbox, RejectReason};
 
 /// How long to wait for the peer's close frame after sending ours.
 const CLOSE_WAIT: Duration = Duration::from_secs(3);
-
-/// How a session ended, before the close handshake is finished.
-#[derive(Debug)]
-enum Ending {
-    /// The peer sent a close frame (already answered by the codec).
-    Remote { code: u16, reason: String },
-    /// The connection is gone.
-    Lost(String),
-    /// The server closes: with a close frame when `code` is set, else by dropping.
-    Server {
-        code: Option<u16>,
-        reason: String,
-        cause: Cause,
-    },
-    /// The peer broke a rule: report it to `on_error`, then close with the cause's code.
-    Violation { cause: Cause, message: String },
-}
 
 /// What a connection task owns besides the socket.
 pub(super) struct Parts {
@@ -126,14 +109,22 @@ pub(super) async fn drive<S: Transport>(conn: Connection<S>, parts: Parts, open:
             }
         }
     };
-    if matches!(ending, Ending::Violation { .. }) {
+    if ending.settles_first() {
         Box::pin(link.settle(&mailbox, &mut pending)).await;
     }
     session.mark_closing();
-    let (code, reason, cause, error) = Box::pin(link.finish(ending)).await;
+    let report = Box::pin(link.finish(&ending)).await;
     for outgoing in session.outbox.close() {
         complete(outgoing.done, Status::CLOSED, &mut pending);
     }
+    let Report {
+        code,
+        reason,
+        cause,
+        error,
+        expiry,
+        ..
+    } = report;
     if let Some((kind, message)) = error {
         pending.push_back(Job::Error { kind, message });
     }
@@ -144,10 +135,6 @@ pub(super) async fn drive<S: Transport>(conn: Connection<S>, parts: Parts, open:
     });
     // The connection is gone: its slot is free before `on_close` can run.
     drop(admission);
-    let expiry = matches!(
-        cause,
-        Cause::IdleTimeout | Cause::PongTimeout | Cause::SendTimeout
-    );
     Box::pin(post_all(&mailbox, pending, &core, expiry)).await;
 }
 
@@ -230,14 +217,7 @@ impl<S: Transport> Link<S> {
                     "the connection ended without a close frame".into(),
                 ));
             }
-            Some(Err(CodecError::ConnectionLost(why))) => return Step::End(Ending::Lost(why)),
-            Some(Err(error)) => {
-                let cause = cause_of(&error);
-                return Step::End(Ending::Violation {
-                    cause,
-                    message: error.to_string(),
-                });
-            }
+            Some(Err(error)) => return Step::End(Ending::from(error)),
             Some(Ok(inbound)) => inbound,
         };
         match inbound {
@@ -268,10 +248,7 @@ impl<S: Transport> Link<S> {
                 self.control_frame();
                 Step::Flush
             }
-            Inbound::Close(frame) => {
-                let (code, reason) = frame.unwrap_or((NO_STATUS, String::new()));
-                Step::FlushThenEnd(Ending::Remote { code, reason })
-            }
+            Inbound::Close(frame) => Step::FlushThenEnd(Ending::Remote(frame)),
         }
     }
 
@@ -296,22 +273,14 @@ impl<S: Transport> Link<S> {
 
     async fn command(&mut self, command: Command, pending: &mut VecDeque<Job>) -> Option<Ending> {
         match command {
-            Command::Close {
-                code,
-                reason,
-                cause,
-            } => {
-                // Frames queued before the close still go out first (not after a timeout).
-                if code.is_some() {
+            Command::Close(closure) => {
+                // Frames queued before a close frame still go out first.
+                if closure.writes_queued_first() {
                     if let Some(ending) = self.write_queued(pending).await {
                         return Some(ending);
                     }
                 }
-                Some(Ending::Server {
-                    code,
-                    reason,
-                    cause,
-                })
+                Some(Ending::Closed(closure))
             }
             Command::Flush => self
                 .flush()
@@ -410,11 +379,7 @@ impl<S: Transport> Link<S> {
                     let (status, ending) = match failure {
                         WriteFailure::TimedOut => (
                             Status::TIMEOUT,
-                            Ending::Server {
-                                code: None,
-                                reason: "a send was not written in time".into(),
-                                cause: Cause::SendTimeout,
-                            },
+                            Ending::Closed(Closure::SendTimeout("a send was not written in time")),
                         ),
                         WriteFailure::Lost(error) => {
                             (Status::CLOSED, Ending::Lost(error.to_string()))
@@ -476,52 +441,26 @@ impl<S: Transport> Link<S> {
                 keepalive.ping_sent();
                 None
             }
-            Tick::PongLate => Some(Ending::Server {
-                code: None,
-                reason: "no pong within the pong timeout".into(),
-                cause: Cause::PongTimeout,
-            }),
+            Tick::PongLate => Some(Ending::Closed(Closure::PongTimeout)),
         }
     }
 
-    /// Finishes the close handshake and says what `on_close` reports, plus an error for
-    /// `on_error` when the peer broke a rule.
-    async fn finish(&mut self, ending: Ending) -> (u16, String, Cause, Option<(u32, String)>) {
-        match ending {
-            Ending::Remote { code, reason } => (code, reason, Cause::RemoteClose, None),
-            Ending::Lost(why) => {
-                tracing::trace!(%why, "connection lost");
-                (ABNORMAL, String::new(), Cause::ConnectionLost, None)
-            }
-            Ending::Server {
-                code: None,
-                reason,
-                cause,
-            } => (ABNORMAL, reason, cause, None),
-            Ending::Server {
-                code: Some(code),
-                reason,
-                cause,
-            } => {
-                self.close(code, &reason).await;
-                (code, reason, cause, None)
-            }
-            Ending::Violation { cause, message } => {
-                let code = server_code(cause).unwrap_or(1002);
-                self.close(code, &message).await;
-                let kind = match cause {
-                    Cause::MessageTooBig => error_kind::MESSAGE_TOO_BIG,
-                    Cause::InvalidUtf8 => error_kind::INVALID_UTF8,
-                    _ => error_kind::PROTOCOL,
-                };
-                (code, message.clone(), cause, Some((kind, message)))
-            }
+    /// Finishes the close handshake (our close frame, when the ending sends one) and says
+    /// what `on_error` and `on_close` report.
+    async fn finish(&mut self, ending: &Ending) -> Report {
+        if let Ending::Lost(why) = ending {
+            tracing::trace!(%why, "connection lost");
         }
+        let report = ending.report();
+        if let Some((code, reason)) = &report.close_frame {
+            self.close(*code, reason).await;
+        }
+        report
     }
 
     /// Sends our close frame and waits (briefly) for the peer's.
     async fn close(&mut self, code: u16, reason: &str) {
-        let frame = Outbound::Close(code, truncate_reason(reason).to_owned());
+        let frame = Outbound::Close(code, reason.to_owned());
         self.claim().await;
         let closing = async {
             self.conn.feed(frame).await?;
@@ -546,8 +485,6 @@ async fn sleep_until(deadline: Option<std::time::Instant>) {
 }
 
 fn too_big(kind: &str, size: usize, limit: usize) -> Ending {
-    Ending::Violation {
-        cause: Cause::MessageTooBig,
-        message: format!("{kind} message of {size} bytes exceeds the limit of {limit}"),
-    }
+    let message = format!("{kind} message of {size} bytes exceeds the limit of {limit}");
+    Ending::Violation(Violation::TooBig, message)
 }

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use endpoint_api::abi::Status;
 
-use super::cause::Cause;
-use super::handle::{COMPLETION_SLOT, Command, SessionHandle};
+use super::ending::Closure;
+use super::handle::{COMPLETION_SLOT, SessionHandle};
 use super::outbox::Outgoing;
 use crate::codec::{DataHeader, Outbound, Utf8Bytes};
 
@@ -106,11 +106,7 @@ impl SessionHandle {
             Ok(written) => return Direct::Partly(written),
             Err(error) if is_not_ready(&error) => Direct::NotNow,
             Err(error) => {
-                self.request(Command::Close {
-                    code: None,
-                    reason: error.to_string(),
-                    cause: Cause::ConnectionLost,
-                });
+                self.close(Closure::WriteFailed(error.to_string()));
                 Direct::Failed
             }
         };

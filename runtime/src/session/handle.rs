@@ -12,7 +12,7 @@ use bytes::Bytes;
 use endpoint_api::abi::Status;
 use tokio::sync::Notify;
 
-use super::cause::Cause;
+use super::ending::Closure;
 use super::outbox::{Outbox, Outgoing, Refused};
 use super::properties::Properties;
 use super::socket::SharedSocket;
@@ -21,12 +21,8 @@ use crate::codec::Outbound;
 /// What the connection task is asked to do besides sending.
 #[derive(Debug)]
 pub(crate) enum Command {
-    /// Start the closing handshake (or drop the connection when `code` is `None`).
-    Close {
-        code: Option<u16>,
-        reason: String,
-        cause: Cause,
-    },
+    /// End the session: the closing handshake, or a dropped connection (`ending` decides).
+    Close(Closure),
     /// Write out batched frames now.
     Flush,
     /// Coalesce frames until a flush or the batching size (on), or flush each burst (off).
@@ -179,7 +175,7 @@ impl SessionHandle {
             deadline: None,
         };
         if let Err((Refused::Full, _)) = self.outbox.push(outgoing) {
-            self.time_out("outgoing queue full: the client does not read");
+            self.close(Closure::SlowConsumer);
         }
     }
 
@@ -205,7 +201,9 @@ impl SessionHandle {
         match self.outbox.push_waiting(outgoing) {
             Ok(()) => self.wait_written(slot, sequence, deadline),
             Err((Refused::TimedOut, _)) => {
-                self.time_out("blocking send timed out waiting for room");
+                self.close(Closure::SendTimeout(
+                    "blocking send timed out waiting for room",
+                ));
                 Status::TIMEOUT
             }
             Err(_) => Status::CLOSED,
@@ -229,26 +227,26 @@ impl SessionHandle {
                 // A completion of an earlier send of this thread that had timed out.
                 Ok(_) => continue,
                 Err(()) => {
-                    self.time_out("blocking send timed out");
+                    self.close(Closure::SendTimeout("blocking send timed out"));
                     return Status::TIMEOUT;
                 }
             }
         }
     }
 
-    /// Drops the connection for a send timeout, even if its task is stuck writing.
-    pub(crate) fn time_out(&self, reason: &str) {
-        self.request(Command::Close {
-            code: None,
-            reason: reason.to_owned(),
-            cause: Cause::SendTimeout,
-        });
-        self.abort.notify_one();
+    /// Asks the connection task to end the session; a closure that gives up on a stuck
+    /// send wakes the task even out of a write that does not progress.
+    pub(crate) fn close(&self, closure: Closure) {
+        let aborts = closure.aborts_writes();
+        self.request(Command::Close(closure));
+        if aborts {
+            self.abort.notify_one();
+        }
     }
 
     /// Asks the connection task to do something; ignored once the task has ended.
     pub(crate) fn request(&self, command: Command) {
-        if matches!(command, Command::Close { .. }) {
+        if matches!(command, Command::Close(_)) {
             self.mark_closing();
         }
         self.commands

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use endpoint_api::abi::{Status, error_kind};
 
-use super::cause::{Cause, truncate_reason};
-use super::handle::{Command, SessionHandle};
+use super::ending::{Cause, Closure, ErrorKind};
+use super::handle::SessionHandle;
 use crate::context::ContextCore;
 use crate::plugin::OpenArgs;
 
@@ -33,7 +33,7 @@ pub(crate) enum Job {
     Binary(Bytes),
     Pong(Bytes),
     Error {
-        kind: u32,
+        kind: ErrorKind,
         message: String,
     },
     SendComplete {
@@ -68,7 +68,7 @@ pub(crate) fn run(job: Job, session: &Arc<SessionHandle>, core: &ContextCore) {
             if status == Status::REJECTED {
                 // The endpoint refused the session; it asked for the close itself.
                 if !session.is_closing() {
-                    close_for_failure(session, "the endpoint refused the session");
+                    session.close(Closure::EndpointFailure("the endpoint refused the session"));
                 }
                 return;
             }
@@ -77,7 +77,10 @@ pub(crate) fn run(job: Job, session: &Arc<SessionHandle>, core: &ContextCore) {
         Job::Text(data) => (plugin.on_text(endpoint, id, &data), "on_text"),
         Job::Binary(data) => (plugin.on_binary(endpoint, id, &data), "on_binary"),
         Job::Pong(data) => (plugin.on_pong(endpoint, id, &data), "on_pong"),
-        Job::Error { kind, message } => (plugin.on_error(endpoint, id, kind, &message), "on_error"),
+        Job::Error { kind, message } => (
+            plugin.on_error(endpoint, id, abi_error_kind(kind), &message),
+            "on_error",
+        ),
         Job::SendComplete { token, status } => (
             plugin.on_send_complete(endpoint, id, token, status),
             "on_send_complete",
@@ -88,7 +91,7 @@ pub(crate) fn run(job: Job, session: &Arc<SessionHandle>, core: &ContextCore) {
             cause,
         } => {
             // The last callback: a failure here has no session left to close.
-            let _ = plugin.on_close(endpoint, id, code, truncate_reason(&reason), cause.to_raw());
+            let _ = plugin.on_close(endpoint, id, code, &reason, cause.to_raw());
             core.sessions.remove(id);
             tracing::debug!(context = %core.name, session = id, code, ?cause, "session closed");
             return;
@@ -118,20 +121,22 @@ fn endpoint_failed(
             let _ = plugin.on_error(
                 session.endpoint,
                 session.id,
-                error_kind::ENDPOINT_PANIC,
+                abi_error_kind(ErrorKind::EndpointFailure),
                 &message,
             );
         }
     }
     if !session.is_closing() {
-        close_for_failure(session, "endpoint failure");
+        session.close(Closure::EndpointFailure("endpoint failure"));
     }
 }
 
-fn close_for_failure(session: &SessionHandle, reason: &str) {
-    session.request(Command::Close {
-        code: Some(1011),
-        reason: reason.to_owned(),
-        cause: Cause::EndpointFailure,
-    });
+/// The ABI's code for an error kind.
+fn abi_error_kind(kind: ErrorKind) -> u32 {
+    match kind {
+        ErrorKind::Protocol => error_kind::PROTOCOL,
+        ErrorKind::InvalidUtf8 => error_kind::INVALID_UTF8,
+        ErrorKind::MessageTooBig => error_kind::MESSAGE_TOO_BIG,
+        ErrorKind::EndpointFailure => error_kind::ENDPOINT_PANIC,
+    }
 }

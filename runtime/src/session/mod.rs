@@ -7,16 +7,16 @@
 //! services, broadcasts, shutdown: it queues frames and commands for the task, and a plugin
 //! thread's blocking send may write its frame to the socket itself when the socket is free
 //! (`direct`; the `outbox` decides who writes). Callbacks (`job`) run on the context's pool
-//! through the session's mailbox, one at a time, in arrival order. `cause` maps every way a
+//! through the session's mailbox, one at a time, in arrival order. `ending` maps every way a
 //! session can end to its close code, in one place.
 //!
 //! Whatever ends a session — a clean close, a reset, a limit, a failing endpoint, shutdown —
 //! the connection task posts exactly one `Close` job, after every other job of the session;
 //! the session leaves the context's registry when that job has run.
 
-mod cause;
 mod connection;
 mod direct;
+mod ending;
 mod handle;
 mod job;
 mod keepalive;
@@ -29,8 +29,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-pub(crate) use cause::{Cause, is_sendable, truncate_reason};
 pub(crate) use direct::Payload;
+pub(crate) use ending::Closure;
 pub(crate) use handle::{Command, Completion, Registry, SessionHandle};
 pub(crate) use monitor::spawn_idle_monitor;
 pub(crate) use socket::{SharedSocket, SocketIo};

@@ -9,8 +9,7 @@ use std::sync::{Arc, Weak};
 
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::cause::Cause;
-use super::handle::Command;
+use super::ending::Closure;
 use crate::context::ContextCore;
 
 /// Starts the monitor of `core` on the current tokio runtime; it stops with the context.
@@ -43,11 +42,7 @@ fn expire_idle(context: &Weak<ContextCore>) -> bool {
             continue;
         }
         tracing::debug!(context = %core.name, session = session.id, ?timeout, "closing an idle session");
-        session.request(Command::Close {
-            code: Some(1001),
-            reason: "idle timeout".into(),
-            cause: Cause::IdleTimeout,
-        });
+        session.close(Closure::IdleTimeout);
     }
     true
 }

@@ -172,7 +172,8 @@ fn every_protocol_error_class_is_refused() {
 #[test]
 fn valid_close_codes_pass_and_a_bad_reason_is_invalid_utf8() {
     for code in [
-        1000u16, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999,
+        1000u16, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999,
+        4000, 4999,
     ] {
         let got = decode(&frame(true, 0x8, &code.to_be_bytes()));
         assert_eq!(got, vec![Ok(Inbound::Close(Some((code, String::new()))))]);
