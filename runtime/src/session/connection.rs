@@ -1,16 +1,16 @@
-//! The connection task: one tokio task per session that reads frames, writes frames, pings,
-//! and decides how the session ends. It runs no plugin code: callbacks are posted to the
-//! session's mailbox and run on the context's pool.
+//! The connection task: the thin driver of one session's [`Lifecycle`]. One tokio task per
+//! session reads frames, writes frames and pings, and carries out what the lifecycle decides;
+//! it runs no plugin code (callbacks are posted to the session's mailbox and run on the
+//! context's pool) and decides nothing itself.
 //!
 //! Reading pauses while a job waits for room in the mailbox or the pool (TCP back-pressure);
 //! nothing is dropped. Writes are coalesced: the frames queued in the outbox are fed together
 //! (up to `batching-buffer-size` bytes) before one flush. The task claims the socket from the
 //! plugin threads' direct writes before any write of its own and hands it back when it has
-//! nothing buffered (see `outbox`). A write that outlives the earliest
-//! deadline of the frames queued — or a send that timed out on a plugin thread — drops the
-//! connection (cause send timeout, reported as 1006). Whatever ends the session, exactly one
-//! `Close` job is posted, after every other job of the session; expiry (idle, pong or send
-//! timeout) posts them through the reserved timeout threads.
+//! nothing buffered (see `outbox`). A write that outlives the earliest deadline of the frames
+//! queued — or a send that timed out on a plugin thread — ends the session. Whatever ends it,
+//! exactly one `Close` job is posted, after every other job of the session; expiry (idle,
+//! pong or send timeout, slow consumer) posts them through the reserved timeout threads.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -19,12 +19,13 @@ use std::time::Duration;
 use endpoint_api::abi::Status;
 use tokio::time::Instant;
 
-use super::ending::{Closure, Ending, Report, Violation};
-use super::handle::{Command, Completion, SessionHandle};
+use super::ending::{Ending, Report};
+use super::handle::{Completion, SessionHandle};
 use super::job::Job;
-use super::keepalive::{Keepalive, Tick};
+use super::keepalive::Keepalive;
+use super::lifecycle::{Beat, Lifecycle, Order, Phase, Reaction, WriteFailure};
 use super::outbox::Outgoing;
-use crate::codec::{CodecError, Connection, Inbound, Outbound, Transport};
+use crate::codec::{CodecError, CodecLimits, Connection, Outbound, Transport};
 use crate::context::{Admission, ContextCore};
 use crate::executor::{Mailbox, RejectReason};
 
@@ -42,10 +43,10 @@ pub(super) struct Parts {
 struct Link<S> {
     conn: Connection<S>,
     session: Arc<SessionHandle>,
+    life: Lifecycle,
     batching: bool,
     batch_limit: usize,
     unflushed: usize,
-    control_counts: bool,
     /// The task holds the socket: plugin threads queue their frames instead of writing.
     claimed: bool,
 }
@@ -59,13 +60,17 @@ pub(super) async fn drive<S: Transport>(conn: Connection<S>, parts: Parts, open:
         admission,
     } = parts;
     let settings = &core.settings;
+    let limits = CodecLimits {
+        text: settings.limits.text,
+        binary: settings.limits.binary,
+    };
     let mut link = Link {
         conn,
         session: Arc::clone(&session),
+        life: Lifecycle::new(limits, settings.idle.counts_control_frames),
         batching: false,
         batch_limit: settings.batching_buffer_size.max(1),
         unflushed: 0,
-        control_counts: settings.idle.counts_control_frames,
         claimed: false,
     };
     let mut keepalive = Keepalive::new(
@@ -77,36 +82,28 @@ pub(super) async fn drive<S: Transport>(conn: Connection<S>, parts: Parts, open:
     let ending = loop {
         post_pending(&mailbox, &mut pending);
         link.release();
-        tokio::select! {
+        let ended = tokio::select! {
             biased;
             // Frames and commands share one wake-up (one waiter less in every idle task).
-            () = session.outbox.arrived() => {
-                if let Some(ending) = link.woken(&mut pending).await {
-                    break ending;
+            () = session.outbox.arrived() => link.woken(&mut pending).await,
+            tick = keepalive.next() => match link.life.on_tick(tick) {
+                // Rare, and its future large: boxed.
+                Beat::Ping(payload) => Box::pin(link.ping(payload, &mut keepalive)).await,
+                Beat::End(ending) => Some(ending),
+            },
+            () = mailbox.ready(), if !pending.is_empty() => None,
+            read = link.conn.next(), if pending.is_empty() => {
+                // Messages are handled in place; the rare rest (answer a ping, end) awaits a
+                // flush, whose future is large: boxed.
+                let reaction = link.life.on_read(read);
+                match link.deliver(reaction, &mut keepalive, &mut pending) {
+                    None => None,
+                    Some(rest) => Box::pin(link.react(rest)).await,
                 }
             }
-            tick = keepalive.next() => {
-                if let Some(ending) = Box::pin(link.keepalive(tick, &mut keepalive)).await {
-                    break ending;
-                }
-            }
-            () = mailbox.ready(), if !pending.is_empty() => {}
-            inbound = link.conn.next(), if pending.is_empty() => {
-                // Flushes are rare (a pong, the close answer) and their future large: boxed.
-                match link.inbound(inbound, &core, &mut keepalive, &mut pending) {
-                    Step::Continue => {}
-                    Step::End(ending) => break ending,
-                    Step::Flush => {
-                        if let Err(error) = Box::pin(link.flush()).await {
-                            break Ending::Lost(error.to_string());
-                        }
-                    }
-                    Step::FlushThenEnd(ending) => {
-                        let _ = Box::pin(link.flush()).await;
-                        break ending;
-                    }
-                }
-            }
+        };
+        if let Some(ending) = ended {
+            break ending;
         }
     };
     if ending.settles_first() {
@@ -186,76 +183,68 @@ fn complete(done: Completion, status: Status, pending: &mut VecDeque<Job>) {
     }
 }
 
-/// What the task does after a frame was read.
-enum Step {
-    Continue,
-    /// Write out what the codec queued (a pong).
-    Flush,
-    /// Write out what the codec queued (the answering close frame), then end.
-    FlushThenEnd(Ending),
-    End(Ending),
-}
-
-/// Why a write did not finish.
-enum WriteFailure {
-    TimedOut,
-    Lost(CodecError),
-}
-
 impl<S: Transport> Link<S> {
-    fn inbound(
+    /// Carries out a reaction to a read that needs no I/O (a message, a pong); returns the
+    /// others.
+    fn deliver(
         &mut self,
-        inbound: Option<Result<Inbound, CodecError>>,
-        core: &ContextCore,
+        reaction: Reaction,
         keepalive: &mut Keepalive,
         pending: &mut VecDeque<Job>,
-    ) -> Step {
-        let limits = core.settings.limits;
-        let inbound = match inbound {
-            None => {
-                return Step::End(Ending::Lost(
-                    "the connection ended without a close frame".into(),
-                ));
+    ) -> Option<Reaction> {
+        match reaction {
+            Reaction::Deliver { job, touch } => {
+                self.touch_if(touch);
+                pending.push_back(job);
             }
-            Some(Err(error)) => return Step::End(Ending::from(error)),
-            Some(Ok(inbound)) => inbound,
-        };
-        match inbound {
-            Inbound::Text(data) if data.len() > limits.text => {
-                Step::End(too_big("text", data.len(), limits.text))
-            }
-            Inbound::Binary(data) if data.len() > limits.binary => {
-                Step::End(too_big("binary", data.len(), limits.binary))
-            }
-            Inbound::Text(data) => {
-                self.session.touch();
-                pending.push_back(Job::Text(data));
-                Step::Continue
-            }
-            Inbound::Binary(data) => {
-                self.session.touch();
-                pending.push_back(Job::Binary(data));
-                Step::Continue
-            }
-            Inbound::Pong(data) => {
+            Reaction::Pong { job, touch } => {
                 keepalive.pong_received();
-                self.control_frame();
-                pending.push_back(Job::Pong(data));
-                Step::Continue
+                self.touch_if(touch);
+                pending.push_back(job);
             }
-            Inbound::Ping(_) => {
-                // The codec queued the pong; send it now.
-                self.control_frame();
-                Step::Flush
+            Reaction::Ignore | Reaction::Closed { .. } => {}
+            io => return Some(io),
+        }
+        None
+    }
+
+    /// Carries out a reaction to a read that writes; `Some` when the session ends.
+    async fn react(&mut self, reaction: Reaction) -> Option<Ending> {
+        match reaction {
+            Reaction::AnswerPing { touch } => {
+                self.touch_if(touch);
+                let flushed = self.flush().await;
+                flushed
+                    .err()
+                    .map(|error| self.life.on_write_failure(WriteFailure::Lost(error)))
             }
-            Inbound::Close(frame) => Step::FlushThenEnd(Ending::Remote(frame)),
+            Reaction::End {
+                ending,
+                flush_first,
+            } => {
+                if flush_first {
+                    let _ = self.flush().await;
+                }
+                Some(ending)
+            }
+            Reaction::Deliver { .. }
+            | Reaction::Pong { .. }
+            | Reaction::Ignore
+            | Reaction::Closed { .. } => None,
+        }
+    }
+
+    fn touch_if(&self, touch: bool) {
+        if touch {
+            self.session.touch();
         }
     }
 
     /// Serves a wake-up: every command queued, in order, then every frame queued.
     async fn woken(&mut self, pending: &mut VecDeque<Job>) -> Option<Ending> {
         while let Some(command) = self.session.take_command() {
-            if let Some(ending) = Box::pin(self.command(command, pending)).await {
+            let order = self.life.on_command(command);
+            if let Some(ending) = Box::pin(self.obey(order, pending)).await {
                 return Some(ending);
             }
         }
@@ -265,39 +254,34 @@ impl<S: Transport> Link<S> {
         None
     }
 
-    fn control_frame(&self) {
-        if self.control_counts {
-            self.session.touch();
-        }
-    }
-
-    async fn command(&mut self, command: Command, pending: &mut VecDeque<Job>) -> Option<Ending> {
-        match command {
-            Command::Close(closure) => {
-                // Frames queued before a close frame still go out first.
-                if closure.writes_queued_first() {
+    /// Carries out the lifecycle's order for a command.
+    async fn obey(&mut self, order: Order, pending: &mut VecDeque<Job>) -> Option<Ending> {
+        let flushed = match order {
+            Order::Ignore => return None,
+            Order::End {
+                ending,
+                write_queued_first,
+            } => {
+                if write_queued_first {
                     if let Some(ending) = self.write_queued(pending).await {
                         return Some(ending);
                     }
                 }
-                Some(Ending::Closed(closure))
+                return Some(ending);
             }
-            Command::Flush => self
-                .flush()
-                .await
-                .err()
-                .map(|e| Ending::Lost(e.to_string())),
-            Command::SetBatching(on) => {
-                self.batching = on;
-                if on {
-                    return None;
-                }
-                self.flush()
-                    .await
-                    .err()
-                    .map(|e| Ending::Lost(e.to_string()))
+            Order::Batching(true) => {
+                self.batching = true;
+                return None;
             }
-        }
+            Order::Batching(false) => {
+                self.batching = false;
+                self.flush().await
+            }
+            Order::Flush => self.flush().await,
+        };
+        flushed
+            .err()
+            .map(|error| self.life.on_write_failure(WriteFailure::Lost(error)))
     }
 
     /// Before failing the connection for a peer's violation, lets the callbacks of the
@@ -355,17 +339,19 @@ impl<S: Transport> Link<S> {
                     Outbound::Text(_) | Outbound::Binary(_) | Outbound::Encoded(_)
                 )
             });
-            let mut write = std::pin::pin!(self.write_burst(frames));
-            // Most bursts are written at once: only a write that would block needs the
-            // deadline timer (arming one per burst costs a timer-driver wake-up each time).
-            let outcome = match futures_util::FutureExt::now_or_never(write.as_mut()) {
-                Some(written) => written.map_err(WriteFailure::Lost),
-                None => tokio::select! {
-                    biased;
-                    () = session.abort.notified() => Err(WriteFailure::TimedOut),
-                    () = sleep_until(deadline) => Err(WriteFailure::TimedOut),
-                    written = write => written.map_err(WriteFailure::Lost),
-                },
+            let outcome = {
+                let mut write = std::pin::pin!(self.write_burst(frames));
+                // Most bursts are written at once: only a write that would block needs the
+                // deadline timer (arming one per burst costs a timer-driver wake-up each time).
+                match futures_util::FutureExt::now_or_never(write.as_mut()) {
+                    Some(written) => written.map_err(WriteFailure::Lost),
+                    None => tokio::select! {
+                        biased;
+                        () = session.abort.notified() => Err(WriteFailure::TimedOut),
+                        () = sleep_until(deadline) => Err(WriteFailure::TimedOut),
+                        written = write => written.map_err(WriteFailure::Lost),
+                    },
+                }
             };
             match outcome {
                 Ok(()) => {
@@ -376,17 +362,12 @@ impl<S: Transport> Link<S> {
                         .for_each(|d| complete(d, Status::OK, pending));
                 }
                 Err(failure) => {
-                    let (status, ending) = match failure {
-                        WriteFailure::TimedOut => (
-                            Status::TIMEOUT,
-                            Ending::Closed(Closure::SendTimeout("a send was not written in time")),
-                        ),
-                        WriteFailure::Lost(error) => {
-                            (Status::CLOSED, Ending::Lost(error.to_string()))
-                        }
+                    let status = match failure {
+                        WriteFailure::TimedOut => Status::TIMEOUT,
+                        WriteFailure::Lost(_) => Status::CLOSED,
                     };
                     done.into_iter().for_each(|d| complete(d, status, pending));
-                    return Some(ending);
+                    return Some(self.life.on_write_failure(failure));
                 }
             }
         }
@@ -430,61 +411,53 @@ impl<S: Transport> Link<S> {
         }
     }
 
-    async fn keepalive(&mut self, tick: Tick, keepalive: &mut Keepalive) -> Option<Ending> {
-        match tick {
-            Tick::Ping(payload) => {
-                self.claim().await;
-                let sent = self.conn.feed(Outbound::Ping(payload)).await;
-                if let Err(error) = sent.and(self.flush().await) {
-                    return Some(Ending::Lost(error.to_string()));
-                }
-                keepalive.ping_sent();
-                None
-            }
-            Tick::PongLate => Some(Ending::Closed(Closure::PongTimeout)),
+    async fn ping(&mut self, payload: bytes::Bytes, keepalive: &mut Keepalive) -> Option<Ending> {
+        self.claim().await;
+        let sent = self.conn.feed(Outbound::Ping(payload)).await;
+        if let Err(error) = sent.and(self.flush().await) {
+            return Some(self.life.on_write_failure(WriteFailure::Lost(error)));
         }
+        keepalive.ping_sent();
+        None
     }
 
-    /// Finishes the close handshake (our close frame, when the ending sends one) and says
-    /// what `on_error` and `on_close` report.
+    /// Carries the ending out (our close frame, when it sends one, and the wait for the
+    /// peer's) and says what `on_error` and `on_close` report.
     async fn finish(&mut self, ending: &Ending) -> Report {
         if let Ending::Lost(why) = ending {
             tracing::trace!(%why, "connection lost");
         }
-        let report = ending.report();
+        let report = self.life.end(ending);
         if let Some((code, reason)) = &report.close_frame {
             self.close(*code, reason).await;
         }
         report
     }
 
-    /// Sends our close frame and waits (briefly) for the peer's.
+    /// Sends our close frame and waits (at most [`CLOSE_WAIT`]) until the lifecycle is
+    /// closed: the peer's close frame, or the end of the connection.
     async fn close(&mut self, code: u16, reason: &str) {
         let frame = Outbound::Close(code, reason.to_owned());
         self.claim().await;
         let closing = async {
             self.conn.feed(frame).await?;
             self.conn.flush().await?;
-            while let Some(Ok(inbound)) = self.conn.next().await {
-                if matches!(inbound, Inbound::Close(_)) {
+            while self.life.phase() != Phase::Closed {
+                let read = self.conn.next().await;
+                if let Reaction::Closed { flush_first: true } = self.life.on_read(read) {
                     self.conn.flush().await?;
-                    break;
                 }
             }
             Ok::<(), CodecError>(())
         };
         let _ = tokio::time::timeout(CLOSE_WAIT, closing).await;
+        self.life.closed();
     }
 }
 
-async fn sleep_until(deadline: Option<std::time::Instant>) {
+async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
-        Some(deadline) => tokio::time::sleep_until(Instant::from_std(deadline)).await,
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
     }
-}
-
-fn too_big(kind: &str, size: usize, limit: usize) -> Ending {
-    let message = format!("{kind} message of {size} bytes exceeds the limit of {limit}");
-    Ending::Violation(Violation::TooBig, message)
 }

@@ -12,7 +12,9 @@
 //! module must not write without its claim, and never blocks on the socket.
 
 use std::io::{self, IoSlice};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use bytes::Bytes;
 use endpoint_api::abi::Status;

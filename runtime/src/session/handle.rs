@@ -6,7 +6,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use bytes::Bytes;
 use endpoint_api::abi::Status;
@@ -219,7 +221,10 @@ impl SessionHandle {
     ) -> Status {
         loop {
             let received = match deadline {
-                Some(deadline) => slot.receiver.recv_deadline(deadline).map_err(|_| ()),
+                Some(deadline) => slot
+                    .receiver
+                    .recv_deadline(deadline.into_std())
+                    .map_err(|_| ()),
                 None => slot.receiver.recv().map_err(|_| ()),
             };
             match received {

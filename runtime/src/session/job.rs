@@ -15,7 +15,7 @@ use crate::context::ContextCore;
 use crate::plugin::OpenArgs;
 
 /// The handshake as `on_open` receives it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct OpenInfo {
     pub(crate) path: String,
     pub(crate) query: String,
@@ -26,7 +26,7 @@ pub(crate) struct OpenInfo {
 }
 
 /// One callback of one session.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Job {
     Open(Box<OpenInfo>),
     Text(Bytes),

@@ -20,6 +20,7 @@ mod ending;
 mod handle;
 mod job;
 mod keepalive;
+mod lifecycle;
 mod monitor;
 mod outbox;
 mod properties;

@@ -33,7 +33,7 @@ fn expire_idle(context: &Weak<ContextCore>) -> bool {
     let Some(core) = context.upgrade() else {
         return false;
     };
-    let now = std::time::Instant::now();
+    let now = Instant::now();
     for session in core.sessions.all() {
         let Some(timeout) = session.idle_timeout(core.settings.idle.timeout) else {
             continue;

@@ -20,7 +20,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::Poll;
 
 use futures_util::task::AtomicWaker;
-use std::time::Instant;
+use tokio::time::Instant;
 
 use tokio::sync::Notify;
 
