@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::server::ServerConfig;
-use crate::context::Context;
+use crate::deploy::launch::launch;
 use crate::deploy::scanner::AppCandidate;
 use crate::http::route::ContextTable;
 use crate::http::server::{self, SharedTable};
@@ -50,8 +50,8 @@ impl Container {
         let prober = Prober::this_binary();
         let mut contexts = Vec::new();
         for app in apps {
-            match Context::deploy(app, &prober) {
-                Ok(context) => contexts.push((app.context_path.clone(), context)),
+            match launch(app, &prober) {
+                Ok(context) => contexts.push((context.path().to_owned(), context)),
                 Err(error) => {
                     tracing::error!(dir = %app.dir.display(), "context not deployed: {error}")
                 }
@@ -101,25 +101,25 @@ impl Container {
             Arc::clone(&guard)
         };
         for (_, context) in table.iter() {
-            for session in context.core.sessions.all() {
+            for session in context.hub().sessions().all() {
                 session.close(Closure::Shutdown);
             }
         }
         let deadline = Instant::now() + grace;
         for (_, context) in table.iter() {
             let remaining = deadline.saturating_duration_since(Instant::now());
-            if tokio::time::timeout(remaining, context.core.sessions.emptied())
+            if tokio::time::timeout(remaining, context.hub().sessions().emptied())
                 .await
                 .is_err()
             {
-                let left = context.core.sessions.len();
-                tracing::warn!(context = %context.core.name, sessions = left, "grace period over; sessions left without on_close");
+                let left = context.hub().sessions().len();
+                tracing::warn!(context = %context.hub().name(), sessions = left, "grace period over; sessions left without on_close");
             }
         }
         for (_, context) in table.iter() {
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let core = Arc::clone(&context.core);
-            let _ = tokio::task::spawn_blocking(move || core.executor.shutdown(remaining)).await;
+            let hub = Arc::clone(context.hub());
+            let _ = tokio::task::spawn_blocking(move || hub.executor().shutdown(remaining)).await;
         }
     }
 }

@@ -1,6 +1,9 @@
-//! Deployment: finding web contexts under the apps directory and deciding what each serves.
+//! Deployment: finding web contexts under the apps directory and turning each into a served
+//! context.
 //!
 //! `scanner` reads context directories (descriptor, plugin library, context path) without
-//! loading any code. Loading plugins, watching the directory and redeploying build on it.
+//! loading any code; `launch` loads a scanned context's plugin and assembles the context.
+//! Watching the directory and redeploying build on them.
 
+pub(crate) mod launch;
 pub mod scanner;

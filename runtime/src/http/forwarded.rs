@@ -25,30 +25,7 @@ use ipnet::IpNet;
 #[cfg(test)]
 mod tests;
 
-/// The client as reported to the endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RemoteAddress {
-    /// The client's IP address (also its host: Berth does no reverse lookups); `None` when a
-    /// trusted proxy hides it (`unknown` or an obfuscated identifier).
-    pub(crate) addr: Option<IpAddr>,
-    /// The client's port, when known; never without an address.
-    pub(crate) port: Option<u16>,
-}
-
-impl RemoteAddress {
-    /// A client a trusted proxy does not name.
-    const HIDDEN: RemoteAddress = RemoteAddress {
-        addr: None,
-        port: None,
-    };
-
-    fn of_socket(peer: SocketAddr) -> Self {
-        RemoteAddress {
-            addr: Some(peer.ip().to_canonical()),
-            port: (peer.port() > 0).then_some(peer.port()),
-        }
-    }
-}
+pub(crate) use crate::session::RemoteAddress;
 
 /// One hop of a forwarding chain.
 #[derive(Debug, Clone, PartialEq, Eq)]

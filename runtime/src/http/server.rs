@@ -131,7 +131,7 @@ fn upgrade(
     let admission = context.admit()?;
     let offers = headers.get_all(header::SEC_WEBSOCKET_EXTENSIONS).iter();
     let offers: Vec<&str> = offers.filter_map(|v| v.to_str().ok()).collect();
-    let deflate = (context.core.settings.permessage_deflate)
+    let deflate = (context.hub().settings().permessage_deflate)
         .then(|| codec::negotiate_deflate(&offers.join(","), &codec::DeflateConfig::default()))
         .flatten();
     let opening = OpeningRequest {

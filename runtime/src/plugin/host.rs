@@ -1,6 +1,6 @@
 //! The host services a plugin calls: the [`HostApi`] table and its `extern "C"` functions.
 //!
-//! `host_ctx` is the address of the context's [`ContextCore`] (leaked on purpose: a plugin
+//! `host_ctx` is the address of the context's [`Hub`] (leaked on purpose: a plugin
 //! may call after undeploy, and then gets `NO_SUCH_SESSION`, never a dangling pointer).
 //! Every service copies what it is lent before returning, looks sessions up by id (a stale
 //! id is simply not found), and catches panics so none unwinds into the plugin.
@@ -18,8 +18,7 @@ use endpoint_api::abi::{
 };
 
 use crate::codec::{self, Outbound};
-use crate::context::ContextCore;
-use crate::session::{Closure, Command, Completion, Payload, SessionHandle};
+use crate::session::{Closure, Command, Completion, Hub, Payload, SendError, Sent, SessionHandle};
 
 static HOST_VERSION: &str = concat!("berth ", env!("CARGO_PKG_VERSION"));
 
@@ -48,27 +47,37 @@ pub(crate) fn host_api() -> &'static HostApi {
 }
 
 /// The `host_ctx` for a context: a reference the plugin may hold forever.
-pub(crate) fn host_context(core: Arc<ContextCore>) -> HostCtx {
-    Arc::into_raw(core).cast::<c_void>()
+pub(crate) fn host_context(hub: Arc<Hub>) -> HostCtx {
+    Arc::into_raw(hub).cast::<c_void>()
+}
+
+/// The ABI's status for what became of a send.
+pub(crate) fn status_of(sent: Sent) -> Status {
+    match sent {
+        Ok(()) => Status::OK,
+        Err(SendError::QueueFull) => Status::QUEUE_FULL,
+        Err(SendError::Closed) => Status::CLOSED,
+        Err(SendError::TimedOut) => Status::TIMEOUT,
+    }
 }
 
 /// Runs a service body with the context, turning a panic into `INTERNAL`.
-fn with_context(ctx: HostCtx, body: impl FnOnce(&ContextCore) -> Status) -> Status {
+fn with_context(ctx: HostCtx, body: impl FnOnce(&Hub) -> Status) -> Status {
     if ctx.is_null() {
         return Status::INVALID_ARGUMENT;
     }
     // SAFETY: `ctx` came from `host_context`, whose `Arc` is never released.
-    let core = unsafe { &*ctx.cast::<ContextCore>() };
-    catch_unwind(AssertUnwindSafe(|| body(core))).unwrap_or(Status::INTERNAL)
+    let hub = unsafe { &*ctx.cast::<Hub>() };
+    catch_unwind(AssertUnwindSafe(|| body(hub))).unwrap_or(Status::INTERNAL)
 }
 
 fn with_session(
     ctx: HostCtx,
     session: u64,
-    body: impl FnOnce(&ContextCore, &SessionHandle) -> Status,
+    body: impl FnOnce(&Hub, &SessionHandle) -> Status,
 ) -> Status {
-    with_context(ctx, |core| match core.sessions.get(session) {
-        Some(handle) => body(core, &handle),
+    with_context(ctx, |hub| match hub.sessions().get(session) {
+        Some(handle) => body(hub, &handle),
         None => Status::NO_SUCH_SESSION,
     })
 }
@@ -95,9 +104,9 @@ fn frame(kind: u32, data: AbiBytes) -> Option<Outbound> {
 }
 
 unsafe extern "C" fn log(ctx: HostCtx, session: u64, level: u32, message: AbiBytes) {
-    let _ = with_context(ctx, |core| {
+    let _ = with_context(ctx, |hub| {
         let text = String::from_utf8_lossy(lent(message));
-        let context = core.name.as_str();
+        let context = hub.name();
         match level {
             log_level::ERROR => tracing::error!(context, session, "plugin: {text}"),
             log_level::WARN => tracing::warn!(context, session, "plugin: {text}"),
@@ -117,24 +126,24 @@ unsafe extern "C" fn send(
     mode: u32,
     token: u64,
 ) -> Status {
-    with_session(ctx, session, |core, handle| {
-        let timeout = core.settings.send.blocking;
+    with_session(ctx, session, |hub, handle| {
+        let timeout = hub.settings().send.blocking;
         match (mode, kind) {
             // The common sends borrow the plugin's bytes: a direct write copies nothing.
             (send_mode::BLOCKING, message_kind::TEXT) => match lent_str(data) {
-                Some(text) => handle.send_blocking_lent(Payload::Text(text), timeout),
+                Some(text) => status_of(handle.send_blocking_lent(Payload::Text(text), timeout)),
                 None => Status::INVALID_ARGUMENT,
             },
             (send_mode::BLOCKING, message_kind::BINARY) => {
-                handle.send_blocking_lent(Payload::Binary(lent(data)), timeout)
+                status_of(handle.send_blocking_lent(Payload::Binary(lent(data)), timeout))
             }
-            _ => send_copied(core, handle, kind, data, mode, token),
+            _ => send_copied(hub, handle, kind, data, mode, token),
         }
     })
 }
 
 fn send_copied(
-    core: &ContextCore,
+    hub: &Hub,
     handle: &SessionHandle,
     kind: u32,
     data: AbiBytes,
@@ -144,13 +153,12 @@ fn send_copied(
     let Some(frame) = frame(kind, data) else {
         return Status::INVALID_ARGUMENT;
     };
+    let timeouts = &hub.settings().send;
     match mode {
-        send_mode::BLOCKING => handle.send_blocking(frame, core.settings.send.blocking),
-        send_mode::ASYNC => handle.send_async(
-            frame,
-            Completion::Async(token),
-            core.settings.send.asynchronous,
-        ),
+        send_mode::BLOCKING => status_of(handle.send_blocking(frame, timeouts.blocking)),
+        send_mode::ASYNC => {
+            status_of(handle.send_async(frame, Completion::Async(token), timeouts.asynchronous))
+        }
         _ => Status::INVALID_ARGUMENT,
     }
 }
@@ -161,7 +169,7 @@ unsafe extern "C" fn send_many(
     kind: u32,
     data: AbiBytes,
 ) -> Status {
-    with_context(ctx, |core| {
+    with_context(ctx, |hub| {
         let Some(frame) = frame(kind, data) else {
             return Status::INVALID_ARGUMENT;
         };
@@ -175,7 +183,7 @@ unsafe extern "C" fn send_many(
         // SAFETY: the ids are lent for the duration of the call.
         let ids = unsafe { sessions.as_slice() };
         for id in ids {
-            let Some(handle) = core.sessions.get(*id) else {
+            let Some(handle) = hub.sessions().get(*id) else {
                 continue;
             };
             match &encoded {
@@ -292,8 +300,8 @@ unsafe extern "C" fn endpoint_sessions(
     out: *mut c_void,
     write: WriteFn,
 ) -> Status {
-    with_context(ctx, |core| {
-        let ids = core.sessions.of_endpoint(endpoint);
+    with_context(ctx, |hub| {
+        let ids = hub.sessions().of_endpoint(endpoint);
         let bytes: Vec<u8> = ids.iter().flat_map(|id| id.to_ne_bytes()).collect();
         // SAFETY: the plugin's writer copies the chunk during the call.
         unsafe { write(out, AbiBytes::from(bytes.as_slice())) };

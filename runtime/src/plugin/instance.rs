@@ -11,10 +11,11 @@ use std::collections::BTreeMap;
 
 use endpoint_api::abi::{
     Bytes, EndpointDecl, HandshakeRef, HostApi, HostCtx, InstancePtr as Instance, Pair, Pairs,
-    PluginApi, Status,
+    PluginApi, Status, error_kind,
 };
 
 use super::loader::{LoadError, LoadProblem, PluginLibrary};
+use crate::session::{Callbacks, Cause, ErrorKind, OpenInfo, Outcome, Sent};
 
 /// What a plugin declared for one endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,18 +24,6 @@ pub struct EndpointInfo {
     pub template: String,
     /// Subprotocols it supports, in its order of preference.
     pub subprotocols: Vec<String>,
-}
-
-/// The handshake as lent to `on_open`.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct OpenArgs<'a> {
-    pub(crate) path: &'a str,
-    pub(crate) query: &'a str,
-    pub(crate) path_params: &'a [(String, String)],
-    pub(crate) headers: &'a [(String, String)],
-    pub(crate) subprotocol: &'a str,
-    pub(crate) remote_addr: &'a str,
-    pub(crate) flags: u64,
 }
 
 /// A created plugin instance.
@@ -90,47 +79,7 @@ impl PluginInstance {
         &self.endpoints
     }
 
-    pub(crate) fn on_open(&self, endpoint: u32, session: u64, args: &OpenArgs<'_>) -> Status {
-        let Some(callback) = self.api.on_open else {
-            return Status::OK;
-        };
-        let to_pairs = |items: &[(String, String)]| -> Vec<Pair> {
-            items
-                .iter()
-                .map(|(n, v)| Pair {
-                    name: Bytes::from(n.as_str()),
-                    value: Bytes::from(v.as_str()),
-                })
-                .collect()
-        };
-        let params = to_pairs(args.path_params);
-        let headers = to_pairs(args.headers);
-        let handshake = HandshakeRef {
-            size: std::mem::size_of::<HandshakeRef>(),
-            path: Bytes::from(args.path),
-            query: Bytes::from(args.query),
-            path_params: Pairs::from_slice(&params),
-            headers: Pairs::from_slice(&headers),
-            subprotocol: Bytes::from(args.subprotocol),
-            remote_addr: Bytes::from(args.remote_addr),
-            flags: args.flags,
-        };
-        // SAFETY: everything lent lives until the call returns.
-        unsafe { callback(self.instance, endpoint, session, &handshake) }
-    }
-
-    pub(crate) fn on_text(&self, endpoint: u32, session: u64, data: &[u8]) -> Status {
-        self.data(self.api.on_text, endpoint, session, data)
-    }
-
-    pub(crate) fn on_binary(&self, endpoint: u32, session: u64, data: &[u8]) -> Status {
-        self.data(self.api.on_binary, endpoint, session, data)
-    }
-
-    pub(crate) fn on_pong(&self, endpoint: u32, session: u64, data: &[u8]) -> Status {
-        self.data(self.api.on_pong, endpoint, session, data)
-    }
-
+    /// A data callback (text, binary, pong), or the default when the table lacks it.
     fn data(
         &self,
         callback: Option<endpoint_api::abi::OnDataFn>,
@@ -146,53 +95,102 @@ impl PluginInstance {
             None => Status::OK,
         }
     }
+}
 
-    pub(crate) fn on_close(
+/// The runtime's view of a status a callback returned.
+fn outcome(status: Status) -> Outcome {
+    match status {
+        Status::OK => Outcome::Done,
+        Status::REJECTED => Outcome::Refused,
+        failed => Outcome::Failed(failed.name()),
+    }
+}
+
+fn to_pairs(items: &[(String, String)]) -> Vec<Pair> {
+    items
+        .iter()
+        .map(|(n, v)| Pair {
+            name: Bytes::from(n.as_str()),
+            value: Bytes::from(v.as_str()),
+        })
+        .collect()
+}
+
+/// The ABI's code for an error kind.
+fn error_kind_code(kind: ErrorKind) -> u32 {
+    match kind {
+        ErrorKind::Protocol => error_kind::PROTOCOL,
+        ErrorKind::InvalidUtf8 => error_kind::INVALID_UTF8,
+        ErrorKind::MessageTooBig => error_kind::MESSAGE_TOO_BIG,
+        ErrorKind::EndpointFailure => error_kind::ENDPOINT_PANIC,
+    }
+}
+
+impl Callbacks for PluginInstance {
+    fn on_open(&self, endpoint: u32, session: u64, info: &OpenInfo) -> Outcome {
+        let Some(callback) = self.api.on_open else {
+            return Outcome::Done;
+        };
+        let params = to_pairs(&info.path_params);
+        let headers = to_pairs(&info.headers);
+        let handshake = HandshakeRef {
+            size: std::mem::size_of::<HandshakeRef>(),
+            path: Bytes::from(info.path.as_str()),
+            query: Bytes::from(info.query.as_str()),
+            path_params: Pairs::from_slice(&params),
+            headers: Pairs::from_slice(&headers),
+            subprotocol: Bytes::from(info.subprotocol.as_str()),
+            remote_addr: Bytes::from(info.remote_addr.as_str()),
+            flags: 0,
+        };
+        // SAFETY: everything lent lives until the call returns.
+        outcome(unsafe { callback(self.instance, endpoint, session, &handshake) })
+    }
+
+    fn on_text(&self, endpoint: u32, session: u64, data: &[u8]) -> Outcome {
+        outcome(self.data(self.api.on_text, endpoint, session, data))
+    }
+
+    fn on_binary(&self, endpoint: u32, session: u64, data: &[u8]) -> Outcome {
+        outcome(self.data(self.api.on_binary, endpoint, session, data))
+    }
+
+    fn on_pong(&self, endpoint: u32, session: u64, data: &[u8]) -> Outcome {
+        outcome(self.data(self.api.on_pong, endpoint, session, data))
+    }
+
+    fn on_error(&self, endpoint: u32, session: u64, kind: ErrorKind, message: &str) -> Outcome {
+        let Some(callback) = self.api.on_error else {
+            return Outcome::Done;
+        };
+        let kind = error_kind_code(kind);
+        // SAFETY: `message` lives until the call returns.
+        outcome(unsafe { callback(self.instance, endpoint, session, kind, Bytes::from(message)) })
+    }
+
+    fn on_send_complete(&self, endpoint: u32, session: u64, token: u64, sent: Sent) -> Outcome {
+        let Some(callback) = self.api.on_send_complete else {
+            return Outcome::Done;
+        };
+        let status = super::host::status_of(sent);
+        // SAFETY: plain values.
+        outcome(unsafe { callback(self.instance, endpoint, session, token, status) })
+    }
+
+    fn on_close(
         &self,
         endpoint: u32,
         session: u64,
         code: u16,
         reason: &str,
-        cause: u32,
-    ) -> Status {
-        match self.api.on_close {
-            // SAFETY: `reason` lives until the call returns.
-            Some(callback) => unsafe {
-                callback(
-                    self.instance,
-                    endpoint,
-                    session,
-                    code,
-                    Bytes::from(reason),
-                    cause,
-                )
-            },
-            None => Status::OK,
-        }
-    }
-
-    pub(crate) fn on_error(&self, endpoint: u32, session: u64, kind: u32, message: &str) -> Status {
-        match self.api.on_error {
-            // SAFETY: `message` lives until the call returns.
-            Some(callback) => unsafe {
-                callback(self.instance, endpoint, session, kind, Bytes::from(message))
-            },
-            None => Status::OK,
-        }
-    }
-
-    pub(crate) fn on_send_complete(
-        &self,
-        endpoint: u32,
-        session: u64,
-        token: u64,
-        status: Status,
-    ) -> Status {
-        match self.api.on_send_complete {
-            // SAFETY: plain values.
-            Some(callback) => unsafe { callback(self.instance, endpoint, session, token, status) },
-            None => Status::OK,
-        }
+        cause: Cause,
+    ) -> Outcome {
+        let Some(callback) = self.api.on_close else {
+            return Outcome::Done;
+        };
+        let (reason, cause) = (Bytes::from(reason), cause.to_raw());
+        // SAFETY: `reason` lives until the call returns.
+        outcome(unsafe { callback(self.instance, endpoint, session, code, reason, cause) })
     }
 }
 

@@ -20,6 +20,6 @@ mod stage;
 
 pub(crate) use host::{host_api, host_context};
 pub use instance::EndpointInfo;
-pub(crate) use instance::{OpenArgs, PluginInstance};
+pub(crate) use instance::PluginInstance;
 pub use loader::{LoadError, LoadProblem, PluginLibrary, load, probe};
 pub use probe::{PROBE_TIMEOUT, ProbeReport, Prober, SUBCOMMAND as PROBE_SUBCOMMAND, answer};

@@ -16,28 +16,28 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use endpoint_api::abi::Status;
 use tokio::time::Instant;
 
 use super::ending::{Ending, Report};
-use super::handle::{Completion, SessionHandle};
+use super::handle::{Completion, SendError, Sent, SessionHandle};
+use super::hub::Hub;
 use super::job::Job;
 use super::keepalive::Keepalive;
 use super::lifecycle::{Beat, Lifecycle, Order, Phase, Reaction, WriteFailure};
 use super::outbox::Outgoing;
 use crate::codec::{CodecError, CodecLimits, Connection, Outbound, Transport};
-use crate::context::{Admission, ContextCore};
 use crate::executor::{Mailbox, RejectReason};
 
 /// How long to wait for the peer's close frame after sending ours.
 const CLOSE_WAIT: Duration = Duration::from_secs(3);
 
 /// What a connection task owns besides the socket.
-pub(super) struct Parts {
+pub(super) struct Parts<G> {
     pub(super) session: Arc<SessionHandle>,
-    pub(super) core: Arc<ContextCore>,
+    pub(super) hub: Arc<Hub>,
     pub(super) mailbox: Mailbox<Job>,
-    pub(super) admission: Admission,
+    /// Released when the connection has ended.
+    pub(super) slot: G,
 }
 
 struct Link<S> {
@@ -52,14 +52,14 @@ struct Link<S> {
 }
 
 /// Drives one session from its first job (`on_open`) to its `Close` job.
-pub(super) async fn drive<S: Transport>(conn: Connection<S>, parts: Parts, open: Job) {
+pub(super) async fn drive<S: Transport, G>(conn: Connection<S>, parts: Parts<G>, open: Job) {
     let Parts {
         session,
-        core,
+        hub,
         mailbox,
-        admission,
+        slot,
     } = parts;
-    let settings = &core.settings;
+    let settings = hub.settings();
     let limits = CodecLimits {
         text: settings.limits.text,
         binary: settings.limits.binary,
@@ -112,7 +112,7 @@ pub(super) async fn drive<S: Transport>(conn: Connection<S>, parts: Parts, open:
     session.mark_closing();
     let report = Box::pin(link.finish(&ending)).await;
     for outgoing in session.outbox.close() {
-        complete(outgoing.done, Status::CLOSED, &mut pending);
+        complete(outgoing.done, Err(SendError::Closed), &mut pending);
     }
     let Report {
         code,
@@ -131,8 +131,8 @@ pub(super) async fn drive<S: Transport>(conn: Connection<S>, parts: Parts, open:
         cause,
     });
     // The connection is gone: its slot is free before `on_close` can run.
-    drop(admission);
-    Box::pin(post_all(&mailbox, pending, &core, expiry)).await;
+    drop(slot);
+    Box::pin(post_all(&mailbox, pending, &hub, expiry)).await;
 }
 
 /// Posts queued jobs in order until the mailbox refuses one.
@@ -147,12 +147,7 @@ fn post_pending(mailbox: &Mailbox<Job>, pending: &mut VecDeque<Job>) {
 
 /// Posts every remaining job, waiting for room as needed; the `Close` job must not be lost.
 /// Expiry jobs go through the timeout lane, which a saturated pool cannot block.
-async fn post_all(
-    mailbox: &Mailbox<Job>,
-    pending: VecDeque<Job>,
-    core: &ContextCore,
-    expiry: bool,
-) {
+async fn post_all(mailbox: &Mailbox<Job>, pending: VecDeque<Job>, hub: &Hub, expiry: bool) {
     for mut job in pending {
         loop {
             let posted = if expiry {
@@ -163,7 +158,7 @@ async fn post_all(
             match posted {
                 Ok(()) => break,
                 Err(rejected) if rejected.reason() == RejectReason::ShutDown => {
-                    tracing::warn!(context = %core.name, "pool shut down before a session's last callbacks ran");
+                    tracing::warn!(context = %hub.name(), "pool shut down before a session's last callbacks ran");
                     return;
                 }
                 Err(rejected) => {
@@ -175,11 +170,11 @@ async fn post_all(
     }
 }
 
-fn complete(done: Completion, status: Status, pending: &mut VecDeque<Job>) {
+fn complete(done: Completion, sent: Sent, pending: &mut VecDeque<Job>) {
     match done {
         Completion::None => {}
-        Completion::Blocking(waiter) => waiter.complete(status),
-        Completion::Async(token) => pending.push_back(Job::SendComplete { token, status }),
+        Completion::Blocking(waiter) => waiter.complete(sent),
+        Completion::Async(token) => pending.push_back(Job::SendComplete { token, sent }),
     }
 }
 
@@ -358,15 +353,15 @@ impl<S: Transport> Link<S> {
                     if data {
                         session.touch();
                     }
-                    done.into_iter()
-                        .for_each(|d| complete(d, Status::OK, pending));
+                    done.into_iter().for_each(|d| complete(d, Ok(()), pending));
                 }
                 Err(failure) => {
-                    let status = match failure {
-                        WriteFailure::TimedOut => Status::TIMEOUT,
-                        WriteFailure::Lost(_) => Status::CLOSED,
+                    let error = match failure {
+                        WriteFailure::TimedOut => SendError::TimedOut,
+                        WriteFailure::Lost(_) => SendError::Closed,
                     };
-                    done.into_iter().for_each(|d| complete(d, status, pending));
+                    done.into_iter()
+                        .for_each(|d| complete(d, Err(error), pending));
                     return Some(self.life.on_write_failure(failure));
                 }
             }

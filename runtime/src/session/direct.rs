@@ -17,10 +17,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use bytes::Bytes;
-use endpoint_api::abi::Status;
 
 use super::ending::Closure;
-use super::handle::{COMPLETION_SLOT, SessionHandle};
+use super::handle::{COMPLETION_SLOT, SendError, Sent, SessionHandle};
 use super::outbox::Outgoing;
 use crate::codec::{DataHeader, Outbound, Utf8Bytes};
 
@@ -68,11 +67,11 @@ impl SessionHandle {
         &self,
         payload: Payload<'_>,
         timeout: Option<Duration>,
-    ) -> Status {
+    ) -> Sent {
         let header = DataHeader::new(matches!(payload, Payload::Text(_)), payload.bytes().len());
         match self.write_direct(header.as_bytes(), payload.bytes()) {
-            Direct::Written => Status::OK,
-            Direct::Failed => Status::CLOSED,
+            Direct::Written => Ok(()),
+            Direct::Failed => Err(SendError::Closed),
             Direct::NotNow => self.send_blocking(payload.to_outbound(), timeout),
             Direct::Partly(written) => {
                 let rest = rest_of(header.as_bytes(), payload.bytes(), written);
@@ -86,7 +85,7 @@ impl SessionHandle {
                     };
                     match self.outbox.end_direct(Some(outgoing)) {
                         Ok(()) => self.wait_written(slot, sequence, deadline),
-                        Err(_) => Status::CLOSED,
+                        Err(_) => Err(SendError::Closed),
                     }
                 })
             }

@@ -3,15 +3,14 @@
 //! session's [`Outbox`] — or straight to the socket when it is free (`direct`); everything
 //! else is a [`Command`] to the connection task.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use bytes::Bytes;
-use endpoint_api::abi::Status;
 use tokio::sync::Notify;
 
 use super::ending::Closure;
@@ -30,6 +29,20 @@ pub(crate) enum Command {
     /// Coalesce frames until a flush or the batching size (on), or flush each burst (off).
     SetBatching(bool),
 }
+
+/// Why a send did not reach the socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SendError {
+    /// The session's outgoing queue is full (an async send is refused, not queued).
+    QueueFull,
+    /// The session is closing or closed.
+    Closed,
+    /// It was not written before its deadline; the connection is dropped.
+    TimedOut,
+}
+
+/// What became of a send: written, or why not.
+pub(crate) type Sent = Result<(), SendError>;
 
 /// Who waits for a send.
 #[derive(Debug)]
@@ -75,8 +88,8 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// reused for every send (a channel per send cost an allocation and its teardown each time);
 /// completions carry a sequence number so a late one from a timed-out send is discarded.
 pub(super) struct CompletionSlot {
-    sender: crossbeam_channel::Sender<(u64, Status)>,
-    receiver: crossbeam_channel::Receiver<(u64, Status)>,
+    sender: crossbeam_channel::Sender<(u64, Sent)>,
+    receiver: crossbeam_channel::Receiver<(u64, Sent)>,
     next: std::cell::Cell<u64>,
 }
 
@@ -90,7 +103,7 @@ thread_local! {
 /// The completion address of one blocking send.
 #[derive(Debug)]
 pub(crate) struct BlockingWaiter {
-    slot: crossbeam_channel::Sender<(u64, Status)>,
+    slot: crossbeam_channel::Sender<(u64, Sent)>,
     sequence: u64,
 }
 
@@ -109,8 +122,8 @@ impl CompletionSlot {
 
 impl BlockingWaiter {
     /// Wakes the waiting thread; never blocks (the slot is unbounded).
-    pub(crate) fn complete(self, status: Status) {
-        let _ = self.slot.send((self.sequence, status));
+    pub(crate) fn complete(self, sent: Sent) {
+        let _ = self.slot.send((self.sequence, sent));
     }
 }
 
@@ -155,16 +168,16 @@ impl SessionHandle {
         frame: Outbound,
         done: Completion,
         timeout: Option<Duration>,
-    ) -> Status {
+    ) -> Sent {
         let deadline = timeout.map(|t| Instant::now() + t);
         match self.outbox.push(Outgoing {
             frame,
             done,
             deadline,
         }) {
-            Ok(()) => Status::OK,
-            Err((Refused::Full, _)) => Status::QUEUE_FULL,
-            Err(_) => Status::CLOSED,
+            Ok(()) => Ok(()),
+            Err((Refused::Full, _)) => Err(SendError::QueueFull),
+            Err(_) => Err(SendError::Closed),
         }
     }
 
@@ -183,7 +196,7 @@ impl SessionHandle {
 
     /// Queues a frame and waits until it is written, up to `timeout` (`None`: no limit).
     /// A send that times out drops the connection (reported as 1006, cause send timeout).
-    pub(crate) fn send_blocking(&self, frame: Outbound, timeout: Option<Duration>) -> Status {
+    pub(crate) fn send_blocking(&self, frame: Outbound, timeout: Option<Duration>) -> Sent {
         let deadline = timeout.map(|t| Instant::now() + t);
         COMPLETION_SLOT.with(|slot| self.send_blocking_with(slot, frame, deadline))
     }
@@ -193,7 +206,7 @@ impl SessionHandle {
         slot: &CompletionSlot,
         frame: Outbound,
         deadline: Option<Instant>,
-    ) -> Status {
+    ) -> Sent {
         let (done, sequence) = slot.waiter();
         let outgoing = Outgoing {
             frame,
@@ -206,9 +219,9 @@ impl SessionHandle {
                 self.close(Closure::SendTimeout(
                     "blocking send timed out waiting for room",
                 ));
-                Status::TIMEOUT
+                Err(SendError::TimedOut)
             }
-            Err(_) => Status::CLOSED,
+            Err(_) => Err(SendError::Closed),
         }
     }
 
@@ -218,7 +231,7 @@ impl SessionHandle {
         slot: &CompletionSlot,
         sequence: u64,
         deadline: Option<Instant>,
-    ) -> Status {
+    ) -> Sent {
         loop {
             let received = match deadline {
                 Some(deadline) => slot
@@ -228,12 +241,12 @@ impl SessionHandle {
                 None => slot.receiver.recv().map_err(|_| ()),
             };
             match received {
-                Ok((done, status)) if done == sequence => return status,
+                Ok((done, sent)) if done == sequence => return sent,
                 // A completion of an earlier send of this thread that had timed out.
                 Ok(_) => continue,
                 Err(()) => {
                     self.close(Closure::SendTimeout("blocking send timed out"));
-                    return Status::TIMEOUT;
+                    return Err(SendError::TimedOut);
                 }
             }
         }
@@ -315,74 +328,5 @@ impl SessionHandle {
     pub(crate) fn idle_for(&self, now: Instant) -> Duration {
         let last = self.opened + Duration::from_millis(self.last_activity.load(Ordering::Relaxed));
         now.saturating_duration_since(last)
-    }
-}
-
-/// The open sessions of one context.
-#[derive(Debug, Default)]
-pub(crate) struct Registry {
-    sessions: RwLock<HashMap<u64, Arc<SessionHandle>>>,
-    emptied: Notify,
-}
-
-impl Registry {
-    pub(crate) fn insert(&self, session: Arc<SessionHandle>) {
-        self.write().insert(session.id, session);
-    }
-
-    pub(crate) fn remove(&self, id: u64) {
-        let mut sessions = self.write();
-        sessions.remove(&id);
-        // After a crowd has gone, its table need not stay.
-        if sessions.capacity() > 1024 && sessions.len() * 8 < sessions.capacity() {
-            sessions.shrink_to_fit();
-        }
-        if sessions.is_empty() {
-            self.emptied.notify_waiters();
-        }
-    }
-
-    /// Resolves once no session is left.
-    pub(crate) async fn emptied(&self) {
-        loop {
-            // Created before the check, so a removal in between still wakes it.
-            let notified = self.emptied.notified();
-            if self.len() == 0 {
-                return;
-            }
-            notified.await;
-        }
-    }
-
-    pub(crate) fn get(&self, id: u64) -> Option<Arc<SessionHandle>> {
-        self.read().get(&id).cloned()
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.read().len()
-    }
-
-    /// The ids of the open sessions of one endpoint.
-    pub(crate) fn of_endpoint(&self, endpoint: u32) -> Vec<u64> {
-        self.read()
-            .values()
-            .filter(|s| s.endpoint == endpoint && !s.is_closing())
-            .map(|s| s.id)
-            .collect()
-    }
-
-    /// Every session, for the idle monitor, shutdown and undeploy.
-    pub(crate) fn all(&self) -> Vec<Arc<SessionHandle>> {
-        self.read().values().cloned().collect()
-    }
-
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<u64, Arc<SessionHandle>>> {
-        self.sessions.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<u64, Arc<SessionHandle>>> {
-        self.sessions
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
     }
 }

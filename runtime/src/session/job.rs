@@ -1,18 +1,17 @@
 //! What runs on the context's pool for a session: one [`Job`] per callback, handled in the
 //! order posted by the session's mailbox (never two of a session at once).
 //!
-//! A callback that panics (the SDK reports `PANICKED`) or fails is logged with the context
-//! and session, reported to `on_error`, and closes that session alone with 1011.
+//! A callback that panics or fails is logged with the context and session, reported to
+//! `on_error`, and closes that session alone with 1011. `on_open` refusing the session
+//! closes it the same way unless the endpoint already asked for a close of its own.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use endpoint_api::abi::{Status, error_kind};
 
 use super::ending::{Cause, Closure, ErrorKind};
-use super::handle::SessionHandle;
-use crate::context::ContextCore;
-use crate::plugin::OpenArgs;
+use super::handle::{Sent, SessionHandle};
+use super::hub::{Callbacks, Hub, Outcome};
 
 /// The handshake as `on_open` receives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +37,7 @@ pub(crate) enum Job {
     },
     SendComplete {
         token: u64,
-        status: Status,
+        sent: Sent,
     },
     Close {
         code: u16,
@@ -48,41 +47,30 @@ pub(crate) enum Job {
 }
 
 /// Runs one job on the calling pool thread.
-pub(crate) fn run(job: Job, session: &Arc<SessionHandle>, core: &ContextCore) {
-    let Some(plugin) = core.plugin() else {
+pub(crate) fn run(job: Job, session: &Arc<SessionHandle>, hub: &Hub) {
+    let Some(callbacks) = hub.callbacks() else {
         return;
     };
     let (id, endpoint) = (session.id, session.endpoint);
-    let (status, callback) = match job {
-        Job::Open(info) => {
-            let args = OpenArgs {
-                path: &info.path,
-                query: &info.query,
-                path_params: &info.path_params,
-                headers: &info.headers,
-                subprotocol: &info.subprotocol,
-                remote_addr: &info.remote_addr,
-                flags: 0,
-            };
-            let status = plugin.on_open(endpoint, id, &args);
-            if status == Status::REJECTED {
-                // The endpoint refused the session; it asked for the close itself.
+    let (outcome, callback) = match job {
+        Job::Open(info) => match callbacks.on_open(endpoint, id, &info) {
+            // The endpoint refused the session; it may have asked for the close itself.
+            Outcome::Refused => {
                 if !session.is_closing() {
                     session.close(Closure::EndpointFailure("the endpoint refused the session"));
                 }
                 return;
             }
-            (status, "on_open")
+            outcome => (outcome, "on_open"),
+        },
+        Job::Text(data) => (callbacks.on_text(endpoint, id, &data), "on_text"),
+        Job::Binary(data) => (callbacks.on_binary(endpoint, id, &data), "on_binary"),
+        Job::Pong(data) => (callbacks.on_pong(endpoint, id, &data), "on_pong"),
+        Job::Error { kind, message } => {
+            (callbacks.on_error(endpoint, id, kind, &message), "on_error")
         }
-        Job::Text(data) => (plugin.on_text(endpoint, id, &data), "on_text"),
-        Job::Binary(data) => (plugin.on_binary(endpoint, id, &data), "on_binary"),
-        Job::Pong(data) => (plugin.on_pong(endpoint, id, &data), "on_pong"),
-        Job::Error { kind, message } => (
-            plugin.on_error(endpoint, id, abi_error_kind(kind), &message),
-            "on_error",
-        ),
-        Job::SendComplete { token, status } => (
-            plugin.on_send_complete(endpoint, id, token, status),
+        Job::SendComplete { token, sent } => (
+            callbacks.on_send_complete(endpoint, id, token, sent),
             "on_send_complete",
         ),
         Job::Close {
@@ -91,52 +79,37 @@ pub(crate) fn run(job: Job, session: &Arc<SessionHandle>, core: &ContextCore) {
             cause,
         } => {
             // The last callback: a failure here has no session left to close.
-            let _ = plugin.on_close(endpoint, id, code, &reason, cause.to_raw());
-            core.sessions.remove(id);
-            tracing::debug!(context = %core.name, session = id, code, ?cause, "session closed");
+            let _ = callbacks.on_close(endpoint, id, code, &reason, cause);
+            hub.sessions().remove(id);
+            tracing::debug!(context = %hub.name(), session = id, code, ?cause, "session closed");
             return;
         }
     };
-    if !status.is_ok() {
-        endpoint_failed(session, core, callback, status);
+    if let Outcome::Failed(failure) = outcome {
+        endpoint_failed(session, hub, callbacks, callback, failure);
     }
 }
 
 fn endpoint_failed(
-    session: &Arc<SessionHandle>,
-    core: &ContextCore,
+    session: &SessionHandle,
+    hub: &Hub,
+    callbacks: &dyn Callbacks,
     callback: &str,
-    status: Status,
+    failure: &str,
 ) {
     tracing::error!(
-        context = %core.name,
+        context = %hub.name(),
         session = session.id,
         callback,
-        status = status.name(),
+        status = failure,
         "endpoint callback failed; closing the session with 1011"
     );
     if callback != "on_error" {
-        if let Some(plugin) = core.plugin() {
-            let message = format!("{callback} failed: {}", status.name());
-            let _ = plugin.on_error(
-                session.endpoint,
-                session.id,
-                abi_error_kind(ErrorKind::EndpointFailure),
-                &message,
-            );
-        }
+        let message = format!("{callback} failed: {failure}");
+        let kind = ErrorKind::EndpointFailure;
+        let _ = callbacks.on_error(session.endpoint, session.id, kind, &message);
     }
     if !session.is_closing() {
         session.close(Closure::EndpointFailure("endpoint failure"));
-    }
-}
-
-/// The ABI's code for an error kind.
-fn abi_error_kind(kind: ErrorKind) -> u32 {
-    match kind {
-        ErrorKind::Protocol => error_kind::PROTOCOL,
-        ErrorKind::InvalidUtf8 => error_kind::INVALID_UTF8,
-        ErrorKind::MessageTooBig => error_kind::MESSAGE_TOO_BIG,
-        ErrorKind::EndpointFailure => error_kind::ENDPOINT_PANIC,
     }
 }

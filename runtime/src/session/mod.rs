@@ -1,14 +1,19 @@
 //! Sessions: one accepted WebSocket connection each, from `on_open` to exactly one
 //! `on_close`.
 //!
-//! A session is split by who touches it. The connection task (`connection`) reads the
-//! socket (`socket`), enforces the text and binary limits, writes queued frames coalesced and
-//! decides how the session ends. The handle (`handle`) is what other threads reach — host
-//! services, broadcasts, shutdown: it queues frames and commands for the task, and a plugin
-//! thread's blocking send may write its frame to the socket itself when the socket is free
-//! (`direct`; the `outbox` decides who writes). Callbacks (`job`) run on the context's pool
-//! through the session's mailbox, one at a time, in arrival order. `ending` maps every way a
-//! session can end to its close code, in one place.
+//! A session is split by who touches it. Its life is a pure state machine (`lifecycle`):
+//! what every frame read, command, keepalive tick and failed write means. The connection
+//! task (`connection`) drives it: it reads the socket (`socket`), writes queued frames
+//! coalesced and carries the lifecycle's decisions out. The handle (`handle`) is what other
+//! threads reach — host services, broadcasts, shutdown: it queues frames and commands for
+//! the task, and a plugin thread's blocking send may write its frame to the socket itself
+//! when the socket is free (`direct`; the `outbox` decides who writes). Callbacks (`job`) run
+//! on the context's pool through the session's mailbox, one at a time, in arrival order,
+//! through the [`Callbacks`] trait — the plugin boundary as sessions see it. `ending` decides,
+//! in one place, what each way of ending sends and reports. What the sessions of a context
+//! share (settings, the `registry`, the pool, the callbacks) is its [`Hub`]; a session starts
+//! from an [`Opening`] (`opening`). This module imports nothing above it: not `context`,
+//! `plugin` or `http`.
 //!
 //! Whatever ends a session — a clean close, a reset, a limit, a failing endpoint, shutdown —
 //! the connection task posts exactly one `Close` job, after every other job of the session;
@@ -18,30 +23,31 @@ mod connection;
 mod direct;
 mod ending;
 mod handle;
+mod hub;
 mod job;
 mod keepalive;
 mod lifecycle;
 mod monitor;
+mod opening;
 mod outbox;
 mod properties;
+mod registry;
 mod socket;
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-
 pub(crate) use direct::Payload;
-pub(crate) use ending::Closure;
-pub(crate) use handle::{Command, Completion, Registry, SessionHandle};
+pub(crate) use ending::{Cause, Closure, ErrorKind};
+pub(crate) use handle::{Command, Completion, SendError, Sent, SessionHandle};
+pub(crate) use hub::{Callbacks, Hub, Outcome};
+pub(crate) use job::OpenInfo;
 pub(crate) use monitor::spawn_idle_monitor;
+pub(crate) use opening::{Opening, RemoteAddress};
 pub(crate) use socket::{SharedSocket, SocketIo};
 
 use crate::codec::{CodecLimits, Connection, Transport};
-use crate::context::{Admission, ContextCore, OpeningRequest};
 use crate::executor::Mailbox;
-use crate::http::forwarded::RemoteAddress;
-use job::{Job, OpenInfo};
-use properties::Properties;
+use job::Job;
 
 /// Messages one session may have waiting for the pool before its reading pauses.
 const MAILBOX_LIMIT: usize = 64;
@@ -55,108 +61,50 @@ fn outbox_limit(batching_buffer_size: usize) -> usize {
 
 /// Opens a session on an upgraded connection; the future returned runs it until it has ended
 /// and its `Close` job is posted. `socket` is the TCP socket under `io`, when there is one,
-/// for direct writes. The setup is done before the future exists, so that the future (the
-/// bulk of an idle session's memory) carries none of the handshake's data.
-pub(crate) fn start<S>(
+/// for direct writes; `slot` (the context's admission of this session) is released when the
+/// connection has ended, before `on_close` runs. The setup is done before the future exists,
+/// so that the future (the bulk of an idle session's memory) carries none of the handshake's
+/// data.
+pub(crate) fn start<S, G>(
     io: S,
     socket: Option<Arc<SharedSocket>>,
-    core: Arc<ContextCore>,
-    opening: OpeningRequest,
-    admission: Admission,
+    hub: Arc<Hub>,
+    opening: Opening,
+    slot: G,
 ) -> impl Future<Output = ()> + Send + 'static
 where
     S: Transport + Send + 'static,
+    G: Send + 'static,
 {
-    let properties = remote_properties(&opening);
-    let outbox_limit = outbox_limit(core.settings.batching_buffer_size);
+    let settings = hub.settings();
+    let outbox_limit = outbox_limit(settings.batching_buffer_size);
     // With permessage-deflate every data frame passes the task's compressor.
     let compresses = opening.deflate.is_some();
     let session = SessionHandle::new(
-        endpoint_index(&opening),
-        properties,
+        opening.endpoint,
+        opening.remote_properties(),
         outbox_limit,
         socket,
         compresses,
     );
-    core.sessions.insert(Arc::clone(&session));
+    hub.sessions().insert(Arc::clone(&session));
     let handler_session = Arc::clone(&session);
-    let handler_core = Arc::clone(&core);
-    let mailbox = Mailbox::new(&core.executor, MAILBOX_LIMIT, move |job: Job| {
-        job::run(job, &handler_session, &handler_core)
+    let handler_hub = Arc::clone(&hub);
+    let mailbox = Mailbox::new(hub.executor(), MAILBOX_LIMIT, move |job: Job| {
+        job::run(job, &handler_session, &handler_hub)
     });
     let limits = CodecLimits {
-        text: core.settings.limits.text,
-        binary: core.settings.limits.binary,
+        text: settings.limits.text,
+        binary: settings.limits.binary,
     };
     let conn = Connection::accept(io, limits, opening.deflate);
-    tracing::debug!(context = %core.name, session = session.id, path = %opening.path, peer = %opening.peer, "session opened");
-    let open = Job::Open(Box::new(open_info(opening)));
+    tracing::debug!(context = %hub.name(), session = session.id, path = %opening.path, peer = %opening.peer, "session opened");
+    let open = Job::Open(Box::new(opening.into_open_info()));
     let parts = connection::Parts {
         session,
-        core: Arc::clone(&core),
+        hub,
         mailbox,
-        admission,
+        slot,
     };
     connection::drive(conn, parts, open)
-}
-
-fn endpoint_index(opening: &OpeningRequest) -> u32 {
-    u32::try_from(opening.endpoint.endpoint).unwrap_or(u32::MAX)
-}
-
-fn open_info(opening: OpeningRequest) -> OpenInfo {
-    let headers = opening
-        .headers
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    OpenInfo {
-        path: opening.path,
-        query: opening.query,
-        path_params: opening.endpoint.params,
-        headers,
-        subprotocol: opening.subprotocol.unwrap_or_default(),
-        remote_addr: client_address(&opening.remote),
-    }
-}
-
-/// The client as `on_open` sees it: `ip:port`, `ip` without a known port, or nothing when a
-/// trusted proxy hides it (the same client as the remote-address properties).
-fn client_address(remote: &RemoteAddress) -> String {
-    match (remote.addr, remote.port) {
-        (Some(ip), Some(port)) => std::net::SocketAddr::new(ip, port).to_string(),
-        (Some(ip), None) => ip.to_string(),
-        (None, _) => String::new(),
-    }
-}
-
-/// The JEUS remote-address user properties (SPEC §4): the client after trusted-proxy
-/// headers; none at all when a trusted proxy hides the client, no `remotePort` when the
-/// client's port is unknown.
-fn remote_properties(opening: &OpeningRequest) -> Properties {
-    let json = |text: &str| Bytes::from(serde_json::Value::from(text).to_string());
-    let remote = &opening.remote;
-    let Some(addr) = remote.addr else {
-        return Properties::from_entries([]);
-    };
-    let addr = addr.to_string();
-    let port = remote.port.map(|port| {
-        (
-            "jeus.websocket.remotePort".to_owned(),
-            json(&port.to_string()),
-        )
-    });
-    Properties::from_entries(
-        [
-            ("jeus.websocket.remoteAddr".to_owned(), json(&addr)),
-            ("jeus.websocket.remoteHost".to_owned(), json(&addr)),
-        ]
-        .into_iter()
-        .chain(port),
-    )
 }

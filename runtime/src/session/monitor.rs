@@ -10,12 +10,12 @@ use std::sync::{Arc, Weak};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::ending::Closure;
-use crate::context::ContextCore;
+use super::hub::Hub;
 
 /// Starts the monitor of `core` on the current tokio runtime; it stops with the context.
-pub(crate) fn spawn_idle_monitor(core: &Arc<ContextCore>) {
-    let period = core.settings.idle.monitoring_period;
-    let context = Arc::downgrade(core);
+pub(crate) fn spawn_idle_monitor(hub: &Arc<Hub>) {
+    let period = hub.settings().idle.monitoring_period;
+    let context = Arc::downgrade(hub);
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval_at(Instant::now() + period, period);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -29,19 +29,19 @@ pub(crate) fn spawn_idle_monitor(core: &Arc<ContextCore>) {
 }
 
 /// One look at every session; false once the context is gone.
-fn expire_idle(context: &Weak<ContextCore>) -> bool {
-    let Some(core) = context.upgrade() else {
+fn expire_idle(context: &Weak<Hub>) -> bool {
+    let Some(hub) = context.upgrade() else {
         return false;
     };
     let now = Instant::now();
-    for session in core.sessions.all() {
-        let Some(timeout) = session.idle_timeout(core.settings.idle.timeout) else {
+    for session in hub.sessions().all() {
+        let Some(timeout) = session.idle_timeout(hub.settings().idle.timeout) else {
             continue;
         };
         if session.is_closing() || session.idle_for(now) < timeout {
             continue;
         }
-        tracing::debug!(context = %core.name, session = session.id, ?timeout, "closing an idle session");
+        tracing::debug!(context = %hub.name(), session = session.id, ?timeout, "closing an idle session");
         session.close(Closure::IdleTimeout);
     }
     true

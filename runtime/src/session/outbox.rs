@@ -218,7 +218,11 @@ impl Outbox {
             || state.direct_writing
             || state.batching
             || !state.frames.is_empty());
-        state.direct_writing = free;
+        // Only a granted claim marks the writer: a refused one must not clear the mark of the
+        // thread that is writing (which let a third writer in mid-frame).
+        if free {
+            state.direct_writing = true;
+        }
         free
     }
 
@@ -305,6 +309,19 @@ mod tests {
             done: Completion::None,
             deadline: None,
         }
+    }
+
+    #[test]
+    fn a_refused_direct_claim_leaves_the_writers_claim_alone() {
+        let outbox = Outbox::new(100);
+        assert!(outbox.claim_direct(), "a free socket is granted");
+        assert!(!outbox.claim_direct(), "one direct writer at a time");
+        assert!(
+            !outbox.claim_direct(),
+            "a refused claim must not release the writer's"
+        );
+        assert!(outbox.end_direct(None).is_ok());
+        assert!(outbox.claim_direct(), "free again once the writer is done");
     }
 
     #[test]

@@ -1,0 +1,81 @@
+//! Turning a scanned context directory into a served context: load its plugin (staged and
+//! probed first, see `plugin`), start its pool, create the plugin instance with the context's
+//! `init-param`s and the hub as its host context, and route its endpoint templates.
+
+use std::sync::Arc;
+
+use crate::context::Context;
+use crate::deploy::scanner::AppCandidate;
+use crate::executor::{Executor, ExecutorError};
+use crate::http::route::TemplateError;
+use crate::plugin::{self, LoadError, PluginInstance, Prober};
+use crate::session::Hub;
+
+/// Why a context could not be deployed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DeployError {
+    /// The plugin library was refused.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// Two endpoint templates conflict.
+    #[error("{dir}: {source}")]
+    Template {
+        /// The context directory.
+        dir: String,
+        /// The conflict.
+        #[source]
+        source: TemplateError,
+    },
+    /// The pool could not start.
+    #[error("{dir}: cannot start the context's pool: {source}")]
+    Executor {
+        /// The context directory.
+        dir: String,
+        /// Why.
+        #[source]
+        source: ExecutorError,
+    },
+}
+
+/// Loads the plugin of `app`, starts its pool and returns the context, ready to serve.
+pub(crate) fn launch(app: &AppCandidate, prober: &Prober) -> Result<Arc<Context>, DeployError> {
+    let dir = app.dir.display().to_string();
+    let name = app
+        .dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("context")
+        .to_owned();
+    let library = plugin::load(&app.library, prober)?;
+    let settings = &app.settings;
+    let executor = Executor::new(&name, settings.executor, settings.timeout_min_threads).map_err(
+        |source| DeployError::Executor {
+            dir: dir.clone(),
+            source,
+        },
+    )?;
+    let hub = Hub::new(name, settings.clone(), executor);
+    let host_ctx = plugin::host_context(Arc::clone(&hub));
+    let instance = PluginInstance::create(
+        &library,
+        plugin::host_api(),
+        host_ctx,
+        &settings.init_params,
+    )?;
+    let endpoints = instance.endpoints().to_vec();
+    hub.attach(Box::new(instance));
+    let context = Context::new(Arc::clone(&hub), app.context_path.clone(), endpoints)
+        .map_err(|source| DeployError::Template { dir, source })?;
+    tracing::info!(
+        context = %hub.name(),
+        path = %context.path(),
+        endpoints = ?library.endpoints.iter().map(|e| e.template.as_str()).collect::<Vec<_>>(),
+        pool_min = settings.executor.min_threads,
+        pool_max = settings.executor.max_threads,
+        plugin = %library.file.display(),
+        abi = %library.abi,
+        sdk = %library.sdk_version,
+        "context deployed"
+    );
+    Ok(Arc::new(context))
+}

@@ -1,0 +1,114 @@
+//! What the sessions of one context share — its name and settings, the registry of its open
+//! sessions, its callback pool — and the endpoint behind its callbacks ([`Callbacks`]).
+//!
+//! A [`Hub`] is built when a context deploys, before any session exists; the endpoint is
+//! attached once, when the plugin instance has been created (the instance is given the hub
+//! as its host context first). Sessions, host services and the idle monitor reach the
+//! context through it and nothing else, so this module sits below everything that deploys,
+//! routes or loads: the plugin boundary is only the [`Callbacks`] trait here.
+
+use std::sync::{Arc, OnceLock};
+
+use super::ending::{Cause, ErrorKind};
+use super::handle::SendError;
+use super::job::OpenInfo;
+use super::registry::Registry;
+use crate::config::descriptor::ContextSettings;
+use crate::executor::Executor;
+
+/// What became of a callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// It returned normally.
+    Done,
+    /// `on_open` refused the session (the endpoint asked for its close itself).
+    Refused,
+    /// It failed or panicked; the words are the boundary's name for the failure.
+    Failed(&'static str),
+}
+
+/// The endpoint's callbacks, as the session calls them: one implementation per plugin
+/// instance (`plugin::PluginInstance`), called on the context's pool, at most one of a session
+/// at a time. `endpoint` is the index of the session's endpoint in the plugin's declarations.
+pub(crate) trait Callbacks: Send + Sync + std::fmt::Debug {
+    /// The session is open; `handshake` is what the client sent.
+    fn on_open(&self, endpoint: u32, session: u64, handshake: &OpenInfo) -> Outcome;
+    /// A whole text message (valid UTF-8).
+    fn on_text(&self, endpoint: u32, session: u64, data: &[u8]) -> Outcome;
+    /// A whole binary message.
+    fn on_binary(&self, endpoint: u32, session: u64, data: &[u8]) -> Outcome;
+    /// A pong from the peer.
+    fn on_pong(&self, endpoint: u32, session: u64, data: &[u8]) -> Outcome;
+    /// Something went wrong for this session.
+    fn on_error(&self, endpoint: u32, session: u64, kind: ErrorKind, message: &str) -> Outcome;
+    /// An async send finished (`Ok`: written).
+    fn on_send_complete(
+        &self,
+        endpoint: u32,
+        session: u64,
+        token: u64,
+        result: Result<(), SendError>,
+    ) -> Outcome;
+    /// The session ended: its last callback.
+    fn on_close(
+        &self,
+        endpoint: u32,
+        session: u64,
+        code: u16,
+        reason: &str,
+        cause: Cause,
+    ) -> Outcome;
+}
+
+/// What the sessions of one context share.
+#[derive(Debug)]
+pub(crate) struct Hub {
+    name: String,
+    settings: ContextSettings,
+    executor: Executor,
+    sessions: Registry,
+    callbacks: OnceLock<Box<dyn Callbacks>>,
+}
+
+impl Hub {
+    /// The hub of context `name`, before its endpoint is attached.
+    pub(crate) fn new(name: String, settings: ContextSettings, executor: Executor) -> Arc<Hub> {
+        Arc::new(Hub {
+            name,
+            settings,
+            executor,
+            sessions: Registry::default(),
+            callbacks: OnceLock::new(),
+        })
+    }
+
+    /// Attaches the endpoint; only the first call has an effect.
+    pub(crate) fn attach(&self, callbacks: Box<dyn Callbacks>) {
+        let _ = self.callbacks.set(callbacks);
+    }
+
+    /// The context's name (its directory).
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The context's settings.
+    pub(crate) fn settings(&self) -> &ContextSettings {
+        &self.settings
+    }
+
+    /// The context's callback pool.
+    pub(crate) fn executor(&self) -> &Executor {
+        &self.executor
+    }
+
+    /// The open sessions.
+    pub(crate) fn sessions(&self) -> &Registry {
+        &self.sessions
+    }
+
+    /// The endpoint; `None` only before it is attached.
+    pub(crate) fn callbacks(&self) -> Option<&dyn Callbacks> {
+        self.callbacks.get().map(Box::as_ref)
+    }
+}
