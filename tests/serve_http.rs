@@ -281,3 +281,51 @@ async fn a_context_at_its_session_limit_answers_503() {
         .expect("the first session closed");
     let _third = connect(&berth.url("/limited/")).await;
 }
+
+/// The value of the header `name` in the head of an HTTP answer.
+fn header_of<'a>(answer: &'a str, name: &str) -> Option<&'a str> {
+    let head = answer.split("\r\n\r\n").next().unwrap_or_default();
+    head.lines().skip(1).find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+    })
+}
+
+#[tokio::test]
+async fn permessage_deflate_is_answered_as_the_descriptor_says() {
+    let apps = Apps::new("http-deflate");
+    apps.context("on", "probe", &descriptor(""));
+    let off = descriptor("<permessage-deflate>false</permessage-deflate>");
+    apps.context("off", "probe", &off);
+    let berth = Berth::start(&apps);
+    let addr = berth.addr();
+    let host = addr.to_string();
+    let answer_to = |path: &'static str, offer: &'static str| {
+        let request = raw_handshake(Some(&host), path, &[offer], "");
+        async move { raw_answer(addr, &request).await }
+    };
+    let any_window = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits";
+    let window_10 = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=10";
+    for (path, offer, expected) in [
+        ("/on/", any_window, Some("permessage-deflate")),
+        (
+            "/on/",
+            window_10,
+            Some("permessage-deflate; client_max_window_bits=10"),
+        ),
+        ("/off/", any_window, None),
+    ] {
+        let answer = answer_to(path, offer).await;
+        assert_eq!(status_of(&answer), 101, "{answer}");
+        assert_eq!(
+            header_of(&answer, "sec-websocket-accept"),
+            Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+            "RFC 6455's example key: {answer}"
+        );
+        assert_eq!(
+            header_of(&answer, "sec-websocket-extensions"),
+            expected,
+            "{path} offered {offer:?}: {answer}"
+        );
+    }
+}

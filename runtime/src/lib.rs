@@ -24,6 +24,8 @@
 //!   one at start; `getrlimit`/`setrlimit` are its `unsafe`).
 //! - [`command`]: the `berth` subcommands as library functions (`main.rs` only parses the
 //!   command line).
+//! - `text`: header list syntax (elements split outside quoted strings) that `http` and
+//!   `codec` both read; it imports nothing of the crate.
 
 mod codec;
 pub mod command;
@@ -37,3 +39,4 @@ mod limits;
 mod memory;
 pub mod plugin;
 mod session;
+mod text;

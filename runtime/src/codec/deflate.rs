@@ -20,21 +20,42 @@ const SYNC_TAIL: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
 /// `server_max_window_bits=8`.
 const MIN_ZLIB_WINDOW_BITS: u8 = 9;
 
-/// Negotiated permessage-deflate parameters, seen from the server.
+/// permessage-deflate parameters, seen from the server. Before negotiation they are the
+/// server's policy, the most it allows; [`negotiate_deflate`](super::negotiate_deflate)
+/// narrows them by the client's offer into what both sides use for the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct DeflateParams {
-    /// The server starts every message with an empty window (and frees its compressor).
+    /// The server starts every message with an empty window (and frees its compressor). As
+    /// policy: it does so whatever the client offers.
     pub(crate) server_no_context_takeover: bool,
     /// The client does the same (so the server frees its decompressor after each message).
+    /// As policy: every client is asked to.
     pub(crate) client_no_context_takeover: bool,
-    /// The server's compression window, 8–15.
+    /// The server's compression window, 8–15. As policy: the largest it compresses with.
     pub(crate) server_max_window_bits: u8,
-    /// The client's compression window, 8–15 (the server's decompressor needs as much).
+    /// The client's compression window, 8–15 (the server's decompressor needs as much). As
+    /// policy: the largest the server asks clients to use when their offer lets it.
     pub(crate) client_max_window_bits: u8,
-    /// zlib compression level, 0–9.
+    /// zlib compression level, 0–9; negotiation keeps it.
     pub(crate) level: u32,
-    /// Messages shorter than this are sent uncompressed (RFC 7692 allows either).
+    /// Messages shorter than this are sent uncompressed (RFC 7692 allows either);
+    /// negotiation keeps it.
     pub(crate) min_size: usize,
+}
+
+impl Default for DeflateParams {
+    /// The server's policy: context takeover and full windows (what browsers expect), level
+    /// 1 (fast), every message compressed.
+    fn default() -> Self {
+        DeflateParams {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+            level: 1,
+            min_size: 0,
+        }
+    }
 }
 
 /// Why inflating a message failed.

@@ -5,8 +5,8 @@
 //! - `frame`: header parsing and encoding, masking (pure);
 //! - `utf8`: UTF-8 validation that fails at the first impossible byte across pieces (pure);
 //! - `deflate`: per-message DEFLATE with lazily allocated state, bounded inflation;
-//! - `negotiate`: the `Sec-WebSocket-Extensions` offer/response (pure, called at the
-//!   handshake by the listener);
+//! - `negotiate`: the `Sec-WebSocket-Extensions` offer/response within the server's
+//!   [`DeflateParams`] policy (pure, called at the handshake by the listener);
 //! - `decoder`: the receiving state machine — fragments, limits, UTF-8, inflation (pure);
 //! - `connection`: the thin async [`Connection`] over any `AsyncRead + AsyncWrite`.
 //!
@@ -51,7 +51,7 @@ use bytes::Bytes;
 
 pub(crate) use connection::{Connection, Transport};
 pub(crate) use deflate::DeflateParams;
-pub(crate) use negotiate::{DeflateConfig, negotiate_deflate};
+pub(crate) use negotiate::negotiate_deflate;
 
 /// Size limits the codec enforces while reading, per kind of message, after reassembling
 /// fragments and inflating.

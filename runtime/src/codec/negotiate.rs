@@ -1,78 +1,44 @@
 //! permessage-deflate negotiation (RFC 7692 §5, §7.1): the client's
-//! `Sec-WebSocket-Extensions` offers in, the response header value and the parameters both
-//! sides will use out. Pure: no headers map, no I/O.
+//! `Sec-WebSocket-Extensions` offers and the server's policy (a [`DeflateParams`], the most
+//! it allows) in, the response header value and the parameters both sides will use out.
+//! Pure: no headers map, no I/O.
 //!
-//! Offers are tried in the client's order. An offer is declined — and the next one tried —
-//! when it has an unknown parameter, a parameter twice, a value where none is allowed, or a
-//! window size that is not a decimal 8–15 without leading zeros. The accepted offer's
-//! response:
-//! - `server_no_context_takeover` when the client asked for it or the config wants it;
-//! - `client_no_context_takeover` when the config wants it or the client offered it (the
+//! Offers are tried in the client's order, header line after header line. An offer is
+//! declined — and the next one tried — when it has an unknown parameter, a parameter twice,
+//! a value where none is allowed, or a window size that is not a decimal 8–15 without
+//! leading zeros. The accepted offer's response:
+//! - `server_no_context_takeover` when the client asked for it or the policy wants it;
+//! - `client_no_context_takeover` when the policy wants it or the client offered it (the
 //!   client said it would not take over context, so making it binding costs nothing and
 //!   lets the server free its decompressor after every message);
 //! - `server_max_window_bits=N` only when offered, with the smaller of the offer and the
-//!   config (without it the server still compresses with the config's window: a smaller
+//!   policy (without it the server still compresses with the policy's window: a smaller
 //!   window is always decodable);
 //! - `client_max_window_bits=N` only when offered, when the offer had a value or the
-//!   config wants less than 15.
+//!   policy wants less than 15.
+//!
+//! The compression level and the size threshold are the policy's, whatever the offer.
+
+use std::fmt::Write as _;
 
 use super::deflate::DeflateParams;
+use crate::text::split_outside_quotes;
 
 /// The extension token.
 const PERMESSAGE_DEFLATE: &str = "permessage-deflate";
 
-/// What the server is willing to do; per context, from the descriptor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct DeflateConfig {
-    /// Always compress every message with an empty window (frees the compressor after each
-    /// message: less memory, worse ratio).
-    pub(crate) server_no_context_takeover: bool,
-    /// Ask clients to do the same.
-    pub(crate) client_no_context_takeover: bool,
-    /// The largest window the server compresses with, 8–15.
-    pub(crate) server_max_window_bits: u8,
-    /// The largest window the server asks clients to use, when they allow it, 8–15.
-    pub(crate) client_max_window_bits: u8,
-    /// zlib level, 0–9.
-    pub(crate) level: u32,
-    /// Messages shorter than this are sent uncompressed.
-    pub(crate) min_size: usize,
-}
-
-impl Default for DeflateConfig {
-    /// Context takeover and full windows (what browsers expect), level 1 (fast), every
-    /// message compressed.
-    fn default() -> Self {
-        DeflateConfig {
-            server_no_context_takeover: false,
-            client_no_context_takeover: false,
-            server_max_window_bits: 15,
-            client_max_window_bits: 15,
-            level: 1,
-            min_size: 0,
-        }
-    }
-}
-
-/// Picks the first acceptable permessage-deflate offer in `offers` (the
-/// `Sec-WebSocket-Extensions` values joined with commas). Returns the response header value
-/// and the negotiated parameters, or `None` when no offer is acceptable.
-pub(crate) fn negotiate_deflate(
-    offers: &str,
-    config: &DeflateConfig,
+/// Picks the first acceptable permessage-deflate offer among `offers` (the
+/// `Sec-WebSocket-Extensions` values, each a comma-separated list) within `policy`. Returns
+/// the response header value and the negotiated parameters, or `None` when no offer is
+/// acceptable.
+pub(crate) fn negotiate_deflate<'a>(
+    offers: impl IntoIterator<Item = &'a str>,
+    policy: &DeflateParams,
 ) -> Option<(String, DeflateParams)> {
-    split_outside_quotes(offers, ',')
-        .map(|offer| {
-            split_outside_quotes(offer, ';')
-                .map(str::trim)
-                .collect::<Vec<_>>()
-        })
-        .filter(|parts| {
-            parts
-                .first()
-                .is_some_and(|name| name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE))
-        })
-        .find_map(|parts| accept(&parts[1..], config))
+    offers
+        .into_iter()
+        .flat_map(|value| split_outside_quotes(value, ','))
+        .find_map(|offer| accept(offer, policy))
 }
 
 /// The parameters of one offer, each at most once.
@@ -85,29 +51,36 @@ struct Offer {
     client_max_window_bits: Option<Option<u8>>,
 }
 
-fn accept(params: &[&str], config: &DeflateConfig) -> Option<(String, DeflateParams)> {
-    let offer = parse_offer(params)?;
+/// The response to one offer (`name; param; …`), when it is an acceptable
+/// permessage-deflate offer.
+fn accept(offer: &str, policy: &DeflateParams) -> Option<(String, DeflateParams)> {
+    let mut parts = split_outside_quotes(offer, ';');
+    if !parts.next()?.eq_ignore_ascii_case(PERMESSAGE_DEFLATE) {
+        return None;
+    }
+    let offer = parse_offer(parts)?;
     let mut response = String::from(PERMESSAGE_DEFLATE);
-    let server_nct = offer.server_no_context_takeover || config.server_no_context_takeover;
+    let server_nct = offer.server_no_context_takeover || policy.server_no_context_takeover;
     if server_nct {
         response.push_str("; server_no_context_takeover");
     }
-    let client_nct = offer.client_no_context_takeover || config.client_no_context_takeover;
+    let client_nct = offer.client_no_context_takeover || policy.client_no_context_takeover;
     if client_nct {
         response.push_str("; client_no_context_takeover");
     }
-    let mut server_bits = config.server_max_window_bits.clamp(8, 15);
+    let mut server_bits = policy.server_max_window_bits.clamp(8, 15);
     if let Some(offered) = offer.server_max_window_bits {
         server_bits = server_bits.min(offered);
-        response.push_str(&format!("; server_max_window_bits={server_bits}"));
+        // Writing to a `String` cannot fail.
+        let _ = write!(response, "; server_max_window_bits={server_bits}");
     }
     let mut client_bits = 15;
     if let Some(offered) = offer.client_max_window_bits {
         client_bits = offered
             .unwrap_or(15)
-            .min(config.client_max_window_bits.clamp(8, 15));
+            .min(policy.client_max_window_bits.clamp(8, 15));
         if offered.is_some() || client_bits < 15 {
-            response.push_str(&format!("; client_max_window_bits={client_bits}"));
+            let _ = write!(response, "; client_max_window_bits={client_bits}");
         }
     }
     let params = DeflateParams {
@@ -115,19 +88,19 @@ fn accept(params: &[&str], config: &DeflateConfig) -> Option<(String, DeflatePar
         client_no_context_takeover: client_nct,
         server_max_window_bits: server_bits,
         client_max_window_bits: client_bits,
-        level: config.level,
-        min_size: config.min_size,
+        ..*policy
     };
     Some((response, params))
 }
 
-fn parse_offer(params: &[&str]) -> Option<Offer> {
+/// The parameters after the extension name (trimmed, none empty).
+fn parse_offer<'a>(params: impl Iterator<Item = &'a str>) -> Option<Offer> {
     let mut offer = Offer::default();
     let mut seen = [false; 4];
-    for param in params.iter().filter(|p| !p.is_empty()) {
+    for param in params {
         let (name, value) = match param.split_once('=') {
             Some((name, value)) => (name.trim(), Some(unquote(value.trim())?)),
-            None => (param.trim(), None),
+            None => (param, None),
         };
         let index = match name.to_ascii_lowercase().as_str() {
             "server_no_context_takeover" if value.is_none() => {
@@ -181,32 +154,12 @@ fn unquote(value: &str) -> Option<&str> {
     }
 }
 
-/// Splits on `separator` where it is not inside a quoted string; skips empty elements.
-fn split_outside_quotes(text: &str, separator: char) -> impl Iterator<Item = &str> {
-    let mut parts = Vec::new();
-    let (mut start, mut quoted, mut escaped) = (0, false, false);
-    for (at, c) in text.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            c if c == separator && !quoted => {
-                parts.push(&text[start..at]);
-                start = at + c.len_utf8();
-            }
-            _ => {}
-        }
-    }
-    parts.push(&text[start..]);
-    parts.into_iter().filter(|p| !p.trim().is_empty())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn response(offers: &str) -> Option<String> {
-        negotiate_deflate(offers, &DeflateConfig::default()).map(|(r, _)| r)
+        negotiate_deflate([offers], &DeflateParams::default()).map(|(r, _)| r)
     }
 
     #[test]
@@ -285,7 +238,7 @@ mod tests {
     fn parameters_follow_the_response() {
         let offers = "permessage-deflate; client_no_context_takeover; server_max_window_bits=9; client_max_window_bits=12";
         let (text, params) =
-            negotiate_deflate(offers, &DeflateConfig::default()).expect("accepted");
+            negotiate_deflate([offers], &DeflateParams::default()).expect("accepted");
         assert_eq!(
             text,
             "permessage-deflate; client_no_context_takeover; server_max_window_bits=9; client_max_window_bits=12"
@@ -298,16 +251,16 @@ mod tests {
     }
 
     #[test]
-    fn the_config_can_impose_no_context_takeover_and_smaller_windows() {
-        let config = DeflateConfig {
+    fn the_policy_can_impose_no_context_takeover_and_smaller_windows() {
+        let policy = DeflateParams {
             server_no_context_takeover: true,
             client_no_context_takeover: true,
             server_max_window_bits: 10,
             client_max_window_bits: 11,
-            ..DeflateConfig::default()
+            ..DeflateParams::default()
         };
         let (text, params) =
-            negotiate_deflate("permessage-deflate; client_max_window_bits", &config)
+            negotiate_deflate(["permessage-deflate; client_max_window_bits"], &policy)
                 .expect("accepted");
         assert_eq!(
             text,
@@ -318,7 +271,7 @@ mod tests {
             (params.server_max_window_bits, params.client_max_window_bits),
             (10, 11)
         );
-        let (text, params) = negotiate_deflate("permessage-deflate", &config).expect("accepted");
+        let (text, params) = negotiate_deflate(["permessage-deflate"], &policy).expect("accepted");
         assert!(!text.contains("client_max_window_bits"), "{text}");
         assert_eq!(
             params.client_max_window_bits, 15,
@@ -340,5 +293,79 @@ mod tests {
         ] {
             assert_eq!(response(offer).as_deref(), Some(expected), "{offer}");
         }
+    }
+
+    #[test]
+    fn the_policy_window_caps_what_the_client_offers() {
+        let policy = DeflateParams {
+            server_max_window_bits: 11,
+            client_max_window_bits: 9,
+            ..DeflateParams::default()
+        };
+        let offer = "permessage-deflate; server_max_window_bits=13; client_max_window_bits=12";
+        let (text, params) = negotiate_deflate([offer], &policy).expect("accepted");
+        assert_eq!(
+            text,
+            "permessage-deflate; server_max_window_bits=11; client_max_window_bits=9"
+        );
+        assert_eq!(
+            (params.server_max_window_bits, params.client_max_window_bits),
+            (11, 9)
+        );
+        let smaller = "permessage-deflate; server_max_window_bits=8; client_max_window_bits=8";
+        let (text, _) = negotiate_deflate([smaller], &policy).expect("accepted");
+        assert_eq!(
+            text, "permessage-deflate; server_max_window_bits=8; client_max_window_bits=8",
+            "a client may always ask for less"
+        );
+    }
+
+    #[test]
+    fn a_policy_window_below_15_is_announced_to_a_client_that_allows_any() {
+        let policy = DeflateParams {
+            client_max_window_bits: 12,
+            ..DeflateParams::default()
+        };
+        let (text, params) =
+            negotiate_deflate(["permessage-deflate; client_max_window_bits"], &policy)
+                .expect("accepted");
+        assert_eq!(text, "permessage-deflate; client_max_window_bits=12");
+        assert_eq!(params.client_max_window_bits, 12);
+        let (text, params) = negotiate_deflate(
+            ["permessage-deflate; client_max_window_bits"],
+            &DeflateParams::default(),
+        )
+        .expect("accepted");
+        assert_eq!(
+            text, "permessage-deflate",
+            "15 is the default: nothing to say"
+        );
+        assert_eq!(params.client_max_window_bits, 15);
+    }
+
+    #[test]
+    fn the_level_and_size_threshold_are_the_policys() {
+        let policy = DeflateParams {
+            level: 6,
+            min_size: 128,
+            ..DeflateParams::default()
+        };
+        let (text, params) =
+            negotiate_deflate(["permessage-deflate; server_no_context_takeover"], &policy)
+                .expect("accepted");
+        assert_eq!(text, "permessage-deflate; server_no_context_takeover");
+        assert_eq!((params.level, params.min_size), (6, 128));
+        assert!(params.server_no_context_takeover && !params.client_no_context_takeover);
+    }
+
+    #[test]
+    fn every_header_line_is_part_of_the_offer_list() {
+        let lines = [
+            "x-webkit-deflate-frame",
+            "permessage-deflate; mux, permessage-deflate; client_max_window_bits=10",
+        ];
+        let (text, _) = negotiate_deflate(lines, &DeflateParams::default()).expect("accepted");
+        assert_eq!(text, "permessage-deflate; client_max_window_bits=10");
+        assert_eq!(negotiate_deflate([], &DeflateParams::default()), None);
     }
 }

@@ -22,6 +22,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use hyper::header::{HeaderMap, HeaderValue};
 use ipnet::IpNet;
 
+use crate::text::split_outside_quotes;
+
 #[cfg(test)]
 mod tests;
 
@@ -119,14 +121,12 @@ fn forwarded_chain(headers: &HeaderMap) -> Option<Chain> {
     for value in headers.get_all("forwarded") {
         let text = String::from_utf8_lossy(value.as_bytes());
         for element in split_outside_quotes(&text, ',') {
-            let node = split_outside_quotes(element, ';')
-                .into_iter()
-                .find_map(|pair| {
-                    let (name, value) = pair.split_once('=')?;
-                    name.trim()
-                        .eq_ignore_ascii_case("for")
-                        .then(|| unquote(value.trim()))
-                });
+            let node = split_outside_quotes(element, ';').find_map(|pair| {
+                let (name, value) = pair.split_once('=')?;
+                name.trim()
+                    .eq_ignore_ascii_case("for")
+                    .then(|| unquote(value.trim()))
+            });
             nodes.extend(node);
         }
     }
@@ -241,26 +241,6 @@ fn strict_port(text: &str) -> Option<u16> {
 /// At most 64 characters of a header value, for a log line.
 fn shortened(text: &str) -> String {
     text.chars().take(64).collect()
-}
-
-/// Splits on `separator` where it is not inside a quoted string.
-fn split_outside_quotes(text: &str, separator: char) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let (mut quoted, mut escaped, mut start) = (false, false, 0);
-    for (at, c) in text.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            c if c == separator && !quoted => {
-                parts.push(text[start..at].trim());
-                start = at + c.len_utf8();
-            }
-            _ => {}
-        }
-    }
-    parts.push(text[start..].trim());
-    parts.into_iter().filter(|p| !p.is_empty()).collect()
 }
 
 /// Removes surrounding quotes and backslash escapes of a quoted string.

@@ -1,5 +1,6 @@
-//! The WebSocket opening handshake (RFC 6455 §4.2): validating the client's request and
-//! building the server's answer. Pure: headers in, a decision out.
+//! The WebSocket opening handshake (RFC 6455 §4.2): validating the client's request,
+//! choosing its subprotocol and deriving `Sec-WebSocket-Accept`. Pure: headers in, a
+//! decision out.
 //!
 //! Refusals map to HTTP statuses: 400 for a malformed handshake or a plain request to a
 //! WebSocket endpoint, 426 (with `Sec-WebSocket-Version: 13`) for another protocol version.
@@ -16,14 +17,18 @@
 
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, StatusCode, Version};
+use sha1::{Digest, Sha1};
 
-/// A request that is a valid WebSocket handshake.
+/// What RFC 6455 §1.3 appends to the key before hashing it.
+const ACCEPT_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// A request that is a valid WebSocket handshake, borrowing its headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Handshake {
+pub(crate) struct Handshake<'h> {
     /// `Sec-WebSocket-Key`, to derive `Sec-WebSocket-Accept`.
-    pub(crate) key: String,
+    pub(crate) key: &'h str,
     /// Subprotocols the client offers, in its order of preference.
-    pub(crate) offered_subprotocols: Vec<String>,
+    pub(crate) offered_subprotocols: Vec<&'h str>,
 }
 
 /// Why a handshake is refused, and how to say so.
@@ -43,11 +48,11 @@ fn bad_request(reason: &'static str) -> Refusal {
 }
 
 /// Checks method, version, `Host`, the absence of a body and the upgrade headers.
-pub(crate) fn validate(
+pub(crate) fn validate<'h>(
     method: &Method,
     version: Version,
-    headers: &HeaderMap,
-) -> Result<Handshake, Refusal> {
+    headers: &'h HeaderMap,
+) -> Result<Handshake<'h>, Refusal> {
     check_upgrade_request(method, version, headers)?;
     check_host(headers)?;
     check_no_body(headers)?;
@@ -136,7 +141,7 @@ fn check_version(headers: &HeaderMap) -> Result<(), Refusal> {
 }
 
 /// The one well-formed `Sec-WebSocket-Key`.
-fn check_key(headers: &HeaderMap) -> Result<String, Refusal> {
+fn check_key(headers: &HeaderMap) -> Result<&str, Refusal> {
     at_most_one(
         headers,
         header::SEC_WEBSOCKET_KEY,
@@ -147,7 +152,6 @@ fn check_key(headers: &HeaderMap) -> Result<String, Refusal> {
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|k| is_valid_key(k))
-        .map(str::to_owned)
         .ok_or_else(|| bad_request("Sec-WebSocket-Key is missing or malformed"))
 }
 
@@ -159,11 +163,20 @@ fn at_most_one(headers: &HeaderMap, name: HeaderName, reason: &'static str) -> R
 }
 
 /// The first subprotocol the client offers that the endpoint supports.
-pub(crate) fn choose_subprotocol(offered: &[String], supported: &[String]) -> Option<String> {
+pub(crate) fn choose_subprotocol(offered: &[&str], supported: &[String]) -> Option<String> {
     offered
         .iter()
         .find(|o| supported.iter().any(|s| s == *o))
-        .cloned()
+        .map(|o| (*o).to_owned())
+}
+
+/// `Sec-WebSocket-Accept` for a key: the base64 SHA-1 of the key and [`ACCEPT_GUID`]
+/// (RFC 6455 §4.2.2).
+pub(crate) fn accept_key(key: &str) -> String {
+    let mut sha1 = Sha1::new();
+    sha1.update(key.as_bytes());
+    sha1.update(ACCEPT_GUID);
+    data_encoding::BASE64.encode(&sha1.finalize())
 }
 
 /// A 16-byte nonce in base64 is 24 characters ending in `==`.
@@ -175,13 +188,13 @@ fn is_valid_key(key: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
 }
 
-fn tokens(headers: &HeaderMap, name: HeaderName) -> impl Iterator<Item = String> + '_ {
+fn tokens(headers: &HeaderMap, name: HeaderName) -> impl Iterator<Item = &str> {
     headers
         .get_all(name)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(|t| t.trim().to_owned())
+        .map(str::trim)
         .filter(|t| !t.is_empty())
 }
 
@@ -212,7 +225,8 @@ mod tests {
 
     #[test]
     fn a_browser_handshake_is_accepted() {
-        let found = validate(&Method::GET, Version::HTTP_11, &headers(GOOD)).expect("valid");
+        let good = headers(GOOD);
+        let found = validate(&Method::GET, Version::HTTP_11, &good).expect("valid");
         assert_eq!(found.key, "dGhlIHNhbXBsZSBub25jZQ==");
         assert_eq!(found.offered_subprotocols, ["chat.v2", "chat.v1"]);
     }
@@ -345,8 +359,16 @@ mod tests {
     }
 
     #[test]
+    fn the_accept_key_of_the_rfc_6455_example() {
+        assert_eq!(
+            accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+    }
+
+    #[test]
     fn the_client_preference_picks_the_subprotocol() {
-        let offered = ["chat.v2".to_owned(), "chat.v1".to_owned()];
+        let offered = ["chat.v2", "chat.v1"];
         let supported = ["chat.v1".to_owned(), "chat.v2".to_owned()];
         assert_eq!(
             choose_subprotocol(&offered, &supported).as_deref(),

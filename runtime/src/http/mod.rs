@@ -1,10 +1,13 @@
 //! HTTP: the listener, the WebSocket opening handshake and routing to contexts.
 //!
 //! `accept` takes connections off the listener (pausing while the process is out of file
-//! descriptors or memory), `route` finds the context and endpoint for a path, `handshake`
-//! validates the request and chooses the subprotocol, `origin` applies the context's Origin
-//! policy, `server` runs the hyper listener and hands upgraded connections to their context.
-//! This module never runs plugin code and never reads frames.
+//! descriptors or memory), `server` runs the hyper listener and answers refusals, `upgrade`
+//! takes each request through its steps (route, validate, negotiate, admit, answer, hand
+//! over) to a session of its context. The steps use `route` (the context and endpoint for a
+//! path), `handshake` (the request's validity, its subprotocol, the accept key), `origin` (the
+//! context's Origin policy) and `codec`'s permessage-deflate negotiation; `forwarded` says who
+//! the client is behind trusted proxies. This module never runs plugin code and never reads
+//! frames.
 
 mod accept;
 pub(crate) mod forwarded;
@@ -12,3 +15,4 @@ pub(crate) mod handshake;
 pub(crate) mod origin;
 pub(crate) mod route;
 pub(crate) mod server;
+mod upgrade;

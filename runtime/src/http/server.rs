@@ -1,11 +1,9 @@
 //! The listener: accepts TCP connections, speaks HTTP/1.1 with hyper, and turns valid
 //! WebSocket handshakes into sessions of the matching context.
 //!
-//! Per request: route by context path, then by endpoint template (404 when nothing matches);
-//! validate the handshake (400/426); check the Origin by the context's policy (403); ask the
-//! context to admit one more session (503 when at its limit or saturated); answer 101 and
-//! hand the upgraded connection to the context. A refused request that announces a body
-//! also closes its connection. Nothing here runs plugin code.
+//! Each request goes through `super::upgrade`'s steps: a 101 and a session, or a refusal
+//! (404, 400/426, 403, 503) answered here as plain text. A refused request that announces a
+//! body also closes its connection. Nothing here runs plugin code.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -19,18 +17,15 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use ipnet::IpNet;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use super::accept;
 use super::forwarded::{self, RemoteAddress};
 use super::handshake::{self, Refusal};
-use super::origin;
 use super::route::ContextTable;
-use crate::codec;
-use crate::context::{Context, OpeningRequest};
-use crate::session::{SharedSocket, SocketIo};
+use super::upgrade::upgrade;
+use crate::context::Context;
 
 /// hyper refuses a read buffer limit below this.
 const MIN_READ_BUFFER: usize = 8192;
@@ -106,88 +101,6 @@ fn respond(
         Ok(response) => response,
         Err(refusal) => refusal_response(&refusal, close),
     }
-}
-
-fn upgrade(
-    mut request: Request<Incoming>,
-    table: &ContextTable<Context>,
-    peer: SocketAddr,
-    remote: RemoteAddress,
-) -> Result<Response<Full<Bytes>>, Refusal> {
-    let not_found = || Refusal {
-        status: StatusCode::NOT_FOUND,
-        reason: "no WebSocket endpoint at this path",
-    };
-    let path = request.uri().path().to_owned();
-    let (context, rest) = table.find(&path).ok_or_else(not_found)?;
-    let endpoint = context.find_endpoint(rest).ok_or_else(not_found)?;
-    let headers = request.headers();
-    let handshake = handshake::validate(request.method(), request.version(), headers)?;
-    origin::check(headers, context.allowed_origins())?;
-    let subprotocol = handshake::choose_subprotocol(
-        &handshake.offered_subprotocols,
-        context.subprotocols(endpoint.endpoint),
-    );
-    let admission = context.admit()?;
-    let offers = headers.get_all(header::SEC_WEBSOCKET_EXTENSIONS).iter();
-    let offers: Vec<&str> = offers.filter_map(|v| v.to_str().ok()).collect();
-    let deflate = (context.hub().settings().permessage_deflate)
-        .then(|| codec::negotiate_deflate(&offers.join(","), &codec::DeflateConfig::default()))
-        .flatten();
-    let opening = OpeningRequest {
-        endpoint,
-        path,
-        query: request.uri().query().unwrap_or_default().to_owned(),
-        headers: headers.clone(),
-        subprotocol: subprotocol.clone(),
-        peer,
-        remote,
-        deflate: deflate.as_ref().map(|(_, params)| *params),
-    };
-    let mut response = Response::new(Full::new(Bytes::new()));
-    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let answer = response.headers_mut();
-    answer.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    answer.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    let accept = derive_accept_key(handshake.key.as_bytes());
-    answer.insert(header::SEC_WEBSOCKET_ACCEPT, header_value(&accept));
-    if let Some(protocol) = &subprotocol {
-        answer.insert(header::SEC_WEBSOCKET_PROTOCOL, header_value(protocol));
-    }
-    if let Some((extensions, _)) = &deflate {
-        answer.insert(header::SEC_WEBSOCKET_EXTENSIONS, header_value(extensions));
-    }
-    let on_upgrade = hyper::upgrade::on(&mut request);
-    let context = Arc::clone(context);
-    // The session runs in a task of its own, spawned once the upgrade is through: its
-    // future then carries none of this task's handshake data (an idle session's memory is
-    // mostly that future).
-    tokio::spawn(async move {
-        match on_upgrade.await {
-            // The TCP socket itself, so that plugin threads can write to it (see
-            // `session::socket`); hyper always hands back the stream it was given.
-            Ok(upgraded) => match upgraded.downcast::<TokioIo<TcpStream>>() {
-                Ok(parts) => {
-                    let socket = SharedSocket::new(parts.io.into_inner());
-                    // Copied out, so that hyper's read buffer (which `read_buf` slices) is
-                    // freed with this task.
-                    let io = SocketIo::new(Arc::clone(&socket), &parts.read_buf);
-                    tokio::spawn(context.start_session(io, Some(socket), opening, admission));
-                }
-                Err(upgraded) => {
-                    let io = TokioIo::new(upgraded);
-                    tokio::spawn(context.start_session(io, None, opening, admission));
-                }
-            },
-            Err(error) => tracing::debug!(%error, "upgrade failed after 101"),
-        }
-    });
-    Ok(response)
-}
-
-fn header_value(text: &str) -> HeaderValue {
-    // Accept keys are base64 and subprotocols were header tokens: both are valid values.
-    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 fn refusal_response(refusal: &Refusal, close: bool) -> Response<Full<Bytes>> {
