@@ -35,6 +35,8 @@ mod context;
 pub mod deploy;
 pub mod executor;
 mod http;
+#[cfg(test)]
+mod layering;
 mod limits;
 mod memory;
 pub mod plugin;

@@ -6,17 +6,19 @@
 //! nothing itself. The hub's address is the `host_ctx` the plugin holds; it is never freed,
 //! because a plugin may keep calling after undeploy (it gets `NO_SUCH_SESSION`).
 
-use std::net::SocketAddr;
+mod router;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use hyper::StatusCode;
-use hyper::header::HeaderMap;
+#[cfg(test)]
+pub(crate) use router::EndpointRouter;
+pub(crate) use router::{EndpointMatch, TemplateError};
 
-use crate::http::handshake::Refusal;
-use crate::http::route::{EndpointMatch, EndpointRouter, TemplateError};
 use crate::plugin::EndpointInfo;
-use crate::session::{self, Hub, Opening, RemoteAddress};
+use crate::session::{self, Hub, Opening};
+#[cfg(not(test))]
+use router::EndpointRouter;
 
 /// A served context.
 #[derive(Debug)]
@@ -28,19 +30,23 @@ pub(crate) struct Context {
     admitted: Arc<AtomicUsize>,
 }
 
-/// A handshake the listener accepted for this context.
-#[derive(Debug)]
-pub(crate) struct OpeningRequest {
-    pub(crate) endpoint: EndpointMatch,
-    pub(crate) path: String,
-    pub(crate) query: String,
-    pub(crate) headers: HeaderMap,
-    pub(crate) subprotocol: Option<String>,
-    pub(crate) peer: SocketAddr,
-    /// The negotiated permessage-deflate parameters, if any.
-    pub(crate) deflate: Option<crate::codec::DeflateParams>,
-    /// The client, after trusted-proxy headers.
-    pub(crate) remote: RemoteAddress,
+/// Why a context takes no more sessions now (the listener answers 503).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unavailable {
+    /// `max-sessions` are open.
+    AtLimit,
+    /// Every pool thread is busy and the pool's queue is full.
+    Saturated,
+}
+
+impl Unavailable {
+    /// Why, in words for the client.
+    pub(crate) fn reason(self) -> &'static str {
+        match self {
+            Unavailable::AtLimit => "the context is at its session limit",
+            Unavailable::Saturated => "the context is saturated",
+        }
+    }
 }
 
 /// One admitted session slot, released when dropped: when the handshake fails, or when the
@@ -100,9 +106,9 @@ impl Context {
             .unwrap_or_default()
     }
 
-    /// Takes a session slot, or refuses with 503 when the context is at its session limit or
-    /// its pool queue is full.
-    pub(crate) fn admit(&self) -> Result<Admission, Refusal> {
+    /// Takes a session slot, unless the context is at its session limit or its pool is
+    /// saturated.
+    pub(crate) fn admit(&self) -> Result<Admission, Unavailable> {
         let settings = self.hub.settings();
         let limit = settings.max_sessions.unwrap_or(usize::MAX);
         let previous = self.admitted.fetch_add(1, Ordering::AcqRel);
@@ -110,20 +116,14 @@ impl Context {
             admitted: Arc::clone(&self.admitted),
         };
         if previous >= limit {
-            return Err(Refusal {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                reason: "the context is at its session limit",
-            });
+            return Err(Unavailable::AtLimit);
         }
         // Saturated: every thread busy and the queue full (a task on its way to an idle
         // thread is not saturation).
         let metrics = self.hub.executor().metrics();
         let pool = &settings.executor;
         if metrics.threads_busy >= pool.max_threads && metrics.queue_depth >= pool.queue_size {
-            return Err(Refusal {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                reason: "the context is saturated",
-            });
+            return Err(Unavailable::Saturated);
         }
         Ok(admission)
     }
@@ -133,36 +133,12 @@ impl Context {
         &self,
         io: S,
         socket: Option<Arc<crate::session::SharedSocket>>,
-        opening: OpeningRequest,
+        opening: Opening,
         admission: Admission,
     ) -> impl Future<Output = ()> + Send + 'static
     where
         S: crate::codec::Transport + Send + 'static,
     {
-        let opening = Opening {
-            endpoint: u32::try_from(opening.endpoint.endpoint).unwrap_or(u32::MAX),
-            path: opening.path,
-            query: opening.query,
-            path_params: opening.endpoint.params,
-            headers: header_pairs(&opening.headers),
-            subprotocol: opening.subprotocol,
-            peer: opening.peer,
-            remote: opening.remote,
-            deflate: opening.deflate,
-        };
         session::start(io, socket, Arc::clone(&self.hub), opening, admission)
     }
-}
-
-/// Header names and values as the endpoint sees them (values lossy UTF-8).
-fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
-        .collect()
 }

@@ -4,10 +4,9 @@
 
 use std::sync::Arc;
 
-use crate::context::Context;
+use crate::context::{Context, TemplateError};
 use crate::deploy::scanner::AppCandidate;
 use crate::executor::{Executor, ExecutorError};
-use crate::http::route::TemplateError;
 use crate::plugin::{self, LoadError, PluginInstance, Prober};
 use crate::session::Hub;
 

@@ -36,11 +36,11 @@ use tokio::net::TcpStream;
 use super::forwarded::RemoteAddress;
 use super::handshake::{self, Handshake, Refusal};
 use super::origin;
-use super::route::{ContextTable, EndpointMatch};
+use super::route::ContextTable;
 use crate::codec::{self, DeflateParams};
 use crate::config::descriptor::ContextSettings;
-use crate::context::{Admission, Context, OpeningRequest};
-use crate::session::{SharedSocket, SocketIo};
+use crate::context::{Admission, Context, EndpointMatch, Unavailable};
+use crate::session::{Opening, SharedSocket, SocketIo};
 
 #[cfg(test)]
 mod tests;
@@ -76,7 +76,7 @@ pub(super) fn upgrade(
         supported,
         context.hub().settings(),
     );
-    let admission = context.admit()?;
+    let admission = context.admit().map_err(unavailable)?;
     let response = answer(handshake.key, &agreed);
     let on_upgrade = hyper::upgrade::on(&mut request);
     let opening = opening(request, endpoint, agreed, peer, remote);
@@ -161,24 +161,46 @@ fn header_value(text: String) -> HeaderValue {
     HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// What the session is told about its request; the headers move, they are not copied.
+/// 503 for a context that takes no more sessions now.
+fn unavailable(why: Unavailable) -> Refusal {
+    Refusal {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        reason: why.reason(),
+    }
+}
+
+/// What the session is told about its request: only this much of it outlives the handshake.
 fn opening<B>(
-    mut request: Request<B>,
+    request: Request<B>,
     endpoint: EndpointMatch,
     agreed: Agreement,
     peer: SocketAddr,
     remote: RemoteAddress,
-) -> OpeningRequest {
-    OpeningRequest {
-        endpoint,
+) -> Opening {
+    Opening {
+        endpoint: u32::try_from(endpoint.endpoint).unwrap_or(u32::MAX),
         path: request.uri().path().to_owned(),
         query: request.uri().query().unwrap_or_default().to_owned(),
-        headers: std::mem::take(request.headers_mut()),
+        path_params: endpoint.params,
+        headers: header_pairs(request.headers()),
         subprotocol: agreed.subprotocol,
         peer,
         remote,
         deflate: agreed.deflate.map(|(_, params)| params),
     }
+}
+
+/// Header names and values as the endpoint sees them (values lossy UTF-8).
+fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
 }
 
 /// Waits for hyper to switch protocols, then starts the session in a task of its own: its
@@ -187,7 +209,7 @@ fn opening<B>(
 async fn hand_over(
     on_upgrade: OnUpgrade,
     context: Arc<Context>,
-    opening: OpeningRequest,
+    opening: Opening,
     admission: Admission,
 ) {
     let upgraded = match on_upgrade.await {
