@@ -48,7 +48,7 @@ bad.xml:4:45: error: <max-session-idle-timeout-in-millis> must be a whole number
 bad.xml:6:18: error: <websocket-executor> <min> 50 is greater than <max> 20
 bad.xml:9:31: error: <batching-buffer-size> must not be negative, found -1
 bad.xml:10:38: warning: <monitoring-period-in-millis> 10 is below the minimum; 1000 is used instead
-berth check: 4 error(s), 1 warning(s)
+berth check: 0 contexts, 1 file checked: 4 error(s), 1 warning(s)
 ";
     assert_eq!(run.stdout, expected);
 }
@@ -73,7 +73,10 @@ fn warnings_alone_exit_0_and_effective_shows_defaults_and_clamps() {
     ] {
         assert!(lines.contains(&row), "missing {row:?} in {lines:#?}");
     }
-    assert_eq!(lines.last(), Some(&"berth check: 0 error(s), 1 warning(s)"));
+    assert_eq!(
+        lines.last(),
+        Some(&"berth check: 0 contexts, 1 file checked: 0 error(s), 1 warning(s)")
+    );
 }
 
 #[test]
@@ -93,7 +96,10 @@ fn the_shipped_samples_and_the_seed_example_are_valid() {
         .collect();
     let run = check(&dir, &args);
     assert_eq!(run.code, Some(0), "{run:?}");
-    assert_eq!(run.stdout, "berth check: 0 error(s), 0 warning(s)\n");
+    assert_eq!(
+        run.stdout,
+        "berth check: 0 contexts, 5 files checked: 0 error(s), 0 warning(s)\n"
+    );
 }
 
 #[test]
@@ -109,7 +115,7 @@ fn a_bad_server_configuration_is_recognised_and_reported() {
         run.stdout,
         "conf/server.xml:2:11: error: <listen> \"8080\" must be IP:PORT, such as 0.0.0.0:8080 or [::1]:8080\n\
          conf/server.xml:3:3: error: unknown element <trusted-proxys> in <berth-server>; did you mean <trusted-proxies>?\n\
-         berth check: 2 error(s), 0 warning(s)\n"
+         berth check: 0 contexts, 1 file checked: 2 error(s), 0 warning(s)\n"
     );
 }
 
@@ -160,8 +166,81 @@ fn an_apps_directory_checks_each_context_and_path_collisions() {
         "{out}"
     );
     assert!(
-        out.ends_with("berth check: 2 error(s), 1 warning(s)\n"),
+        out.ends_with("berth check: 4 contexts, 6 files checked: 2 error(s), 1 warning(s)\n"),
         "{out}"
+    );
+}
+
+#[test]
+fn a_clean_apps_directory_says_how_many_contexts_and_files_it_checked() {
+    let apps = Apps::new("check-clean");
+    apps.sample("echo").sample("chat").sample("presence");
+    let run: Finished = berth_in(apps.home(), &["check", "apps"]).into();
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(
+        run.stdout,
+        "berth check: 3 contexts, 6 files checked: 0 error(s), 0 warning(s)\n"
+    );
+}
+
+#[test]
+fn descriptor_errors_and_library_problems_are_reported_in_one_run() {
+    let dir = TempDir::new("check-together");
+    let typo = "<jeus-web-dd>\n<websocket>\n  <max-sesions>5</max-sesions>\n</websocket>\n</jeus-web-dd>\n";
+    dir.write("apps/unbuilt/jeus-web-dd.xml", typo);
+    dir.write("apps/junk/jeus-web-dd.xml", typo);
+    dir.write("apps/junk/libjunk.so", "not a library");
+    let run = check(&dir, &["apps"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let unknown =
+        "3:3: error: unknown element <max-sesions> in <websocket>; did you mean <max-sessions>?";
+    assert_eq!(lines.len(), 5, "{lines:#?}");
+    assert_eq!(lines[0], format!("apps/junk/jeus-web-dd.xml:{unknown}"));
+    assert!(
+        lines[1].starts_with("apps/junk/libjunk.so: error: cannot load the plugin library"),
+        "{lines:#?}"
+    );
+    assert_eq!(lines[2], format!("apps/unbuilt/jeus-web-dd.xml:{unknown}"));
+    assert!(
+        lines[3].starts_with("apps/unbuilt: error: no plugin library: expected one *.so"),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        lines[4],
+        "berth check: 2 contexts, 3 files checked: 4 error(s), 0 warning(s)"
+    );
+}
+
+#[test]
+fn a_descriptor_with_errors_that_names_its_library_is_not_second_guessed() {
+    let dir = TempDir::new("check-named");
+    dir.write(
+        "app/jeus-web-dd.xml",
+        "<jeus-web-dd>\n<websocket>\n  <endpoint-library>native/libx.so</endpoint-library>\n  <max-sesions>5</max-sesions>\n</websocket>\n</jeus-web-dd>\n",
+    );
+    let run = check(&dir, &["app"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert_eq!(
+        run.stdout,
+        "app/jeus-web-dd.xml:4:3: error: unknown element <max-sesions> in <websocket>; did you mean <max-sessions>?\n\
+         berth check: 1 context, 1 file checked: 1 error(s), 0 warning(s)\n"
+    );
+}
+
+#[test]
+fn a_bare_ampersand_is_explained_in_the_administrators_words() {
+    let dir = TempDir::new("check-ampersand");
+    dir.write(
+        "conf/server.xml",
+        "<berth-server xmlns=\"urn:berth:server:1\">\n  <session-store>\n    <kind>redis</kind>\n    <redis-url>redis://10.0.0.5/0?user=a&password=b</redis-url>\n  </session-store>\n</berth-server>\n",
+    );
+    let run = check(&dir, &["conf/server.xml"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert_eq!(
+        run.stdout,
+        "conf/server.xml:4:41: error: a bare & must be written &amp; (in XML, & starts a reference such as &lt; that ends with ;)\n\
+         berth check: 0 contexts, 1 file checked: 1 error(s), 0 warning(s)\n"
     );
 }
 
@@ -254,7 +333,7 @@ fn a_deeply_nested_descriptor_is_one_positioned_error_not_a_crash() {
     assert_no_crash(&run);
     assert_eq!(run.code, Some(1), "{run:?}");
     let expected = format!(
-        "{}\nberth check: 1 error(s), 0 warning(s)\n",
+        "{}\nberth check: 0 contexts, 1 file checked: 1 error(s), 0 warning(s)\n",
         too_deep("deep.xml")
     );
     assert_eq!(run.stdout, expected);
@@ -272,8 +351,32 @@ fn the_200_000_deep_descriptor_of_issue_10_is_refused_by_its_size() {
     assert_eq!(
         run.stdout,
         "huge.xml: error: the file is larger than 1048576 bytes (1 MiB), the limit for a configuration file; it is not read\n\
-         berth check: 1 error(s), 0 warning(s)\n"
+         berth check: 0 contexts, 1 file checked: 1 error(s), 0 warning(s)\n"
     );
+}
+
+#[test]
+fn berth_run_warns_that_an_enabled_admin_listener_is_not_served_yet() {
+    let warning = "<admin> is enabled, but this version of Berth does not serve the admin listener yet: nothing listens on 127.0.0.1:9090";
+    let enabled = Apps::new("run-admin-on");
+    enabled.context("probe", "probe", &descriptor(""));
+    let conf = enabled.server_conf("<admin><enabled>true</enabled></admin>");
+    let conf = conf.to_str().expect("utf-8 path");
+    let berth = Berth::start_with(&enabled, &["--conf", conf]);
+    let logs = berth.logs();
+    assert!(
+        logs.lines()
+            .any(|line| line.contains("WARN") && line.contains(warning)),
+        "{logs}"
+    );
+
+    let disabled = Apps::new("run-admin-off");
+    disabled.context("probe", "probe", &descriptor(""));
+    let conf = disabled.server_conf("");
+    let conf = conf.to_str().expect("utf-8 path");
+    let berth = Berth::start_with(&disabled, &["--conf", conf]);
+    let logs = berth.logs();
+    assert!(!logs.contains("admin listener"), "{logs}");
 }
 
 #[tokio::test]

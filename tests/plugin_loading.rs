@@ -189,7 +189,7 @@ fn berth_check_reports_libraries_that_abort_hang_or_are_not_plugins() {
         "the good context is clean:\n{out}"
     );
     assert!(
-        out.ends_with("berth check: 3 error(s), 3 warning(s)\n"),
+        out.ends_with("berth check: 4 contexts, 5 files checked: 3 error(s), 3 warning(s)\n"),
         "{out}"
     );
 }

@@ -1,6 +1,8 @@
 //! `berth-load summary`: turns the records of a bench run into one comparison table (every
 //! repetition, the median, and the ratio to the reference server per repetition) and checks
-//! the performance targets of SPEC issue 6.
+//! the performance targets of SPEC issue 6. Runs recorded with the tag `mode=smoke`
+//! (`scripts/bench.sh --smoke`) are far too small for a target to mean anything, so their
+//! verdict is `n/a (smoke)`, never `yes` or `NO`.
 
 use std::path::Path;
 
@@ -84,6 +86,11 @@ struct Scenario<'a> {
 }
 
 impl Scenario<'_> {
+    /// True when any run of the scenario was a smoke run (tag `mode=smoke`).
+    fn is_smoke(&self) -> bool {
+        self.records.iter().any(|r| r.get("mode") == Some("smoke"))
+    }
+
     fn servers(&self) -> Vec<&str> {
         let mut servers: Vec<&str> = Vec::new();
         for r in &self.records {
@@ -200,7 +207,9 @@ pub fn targets(records: &[Record], subject: &str, reference: &str) -> Table {
                     (format!("{key} of {subject} <= {x}"), m, m <= *x)
                 }
             };
-            let holds = if measured.is_nan() {
+            let holds = if scenario.is_smoke() {
+                "n/a (smoke)"
+            } else if measured.is_nan() {
                 "n/a"
             } else if holds {
                 "yes"
@@ -249,5 +258,21 @@ mod tests {
         assert!(text.contains("1.200 1.300 0.900"), "{text}");
         let targets = targets(&records, "berth", "tt-echo").render();
         assert!(targets.contains("yes"), "{targets}");
+    }
+
+    #[test]
+    fn smoke_runs_get_no_verdict() {
+        let mut records = vec![
+            rec("echo-20", "echo", "berth", 90.0),
+            rec("echo-20", "echo", "tt-echo", 100.0),
+        ];
+        let full = targets(&records, "berth", "tt-echo").render();
+        assert!(full.contains("0.900  NO"), "{full}");
+        for record in &mut records {
+            record.set("mode", "smoke");
+        }
+        let smoke = targets(&records, "berth", "tt-echo").render();
+        assert!(smoke.contains("0.900  n/a (smoke)"), "{smoke}");
+        assert!(!smoke.contains("NO") && !smoke.contains("yes"), "{smoke}");
     }
 }

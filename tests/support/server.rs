@@ -184,8 +184,16 @@ impl Berth {
 
     /// Sends SIGTERM and waits for the process to exit.
     pub fn terminate(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        self.signal("TERM", timeout)
+    }
+
+    /// Sends the signal `name` (as `kill` spells it: `TERM`, `HUP`) and waits for the
+    /// process to exit.
+    pub fn signal(&mut self, name: &str, timeout: Duration) -> Option<ExitStatus> {
         let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let _ = Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status();
         let deadline = Instant::now() + timeout;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {

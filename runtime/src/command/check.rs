@@ -1,6 +1,7 @@
 //! `berth check PATH…`: validate server configurations, descriptors, context directories
 //! and apps directories, print every problem as `file:line:column: severity: message`, and
-//! say whether any is an error (like `nginx -t`). Nothing is started, and no library is
+//! say whether any is an error (like `nginx -t`), ending with how many contexts and files
+//! were checked and how many problems found. Nothing is started, and no library is
 //! loaded into this process: a context's plugin library is opened by the same probe process
 //! `berth run` uses before loading one, so a library that is not a plugin, is built for
 //! another ABI, or crashes or hangs when opened is reported here too.
@@ -23,13 +24,35 @@ pub struct CheckOptions {
     pub prober: Prober,
 }
 
-/// Counts of what was found.
+/// Counts of what was checked and found.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct CheckSummary {
+    /// Context directories inspected.
+    pub contexts: usize,
+    /// Files examined: configuration files and descriptors read, plugin libraries opened.
+    pub files: usize,
     /// Problems that make a file unusable.
     pub errors: usize,
     /// Problems that were tolerated.
     pub warnings: usize,
+}
+
+impl std::fmt::Display for CheckSummary {
+    /// `3 contexts, 6 files checked: 0 error(s), 1 warning(s)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plural = |count: usize, noun: &str| match count {
+            1 => format!("1 {noun}"),
+            n => format!("{n} {noun}s"),
+        };
+        write!(
+            f,
+            "{}, {} checked: {} error(s), {} warning(s)",
+            plural(self.contexts, "context"),
+            plural(self.files, "file"),
+            self.errors,
+            self.warnings
+        )
+    }
 }
 
 /// Checks every path, writing the report to `out`.
@@ -43,11 +66,7 @@ pub fn check(options: &CheckOptions, out: &mut dyn Write) -> io::Result<CheckSum
     for path in &options.paths {
         report.path(path)?;
     }
-    let CheckSummary { errors, warnings } = report.summary;
-    writeln!(
-        report.out,
-        "berth check: {errors} error(s), {warnings} warning(s)"
-    )?;
+    writeln!(report.out, "berth check: {}", report.summary)?;
     Ok(report.summary)
 }
 
@@ -62,6 +81,9 @@ impl Report<'_> {
     fn path(&mut self, path: &Path) -> io::Result<()> {
         if path.is_dir() {
             return self.directory(path);
+        }
+        if path.is_file() {
+            self.summary.files += 1;
         }
         let text = match config::read_text(path) {
             Ok(text) => text,
@@ -103,9 +125,14 @@ impl Report<'_> {
     }
 
     fn app(&mut self, report: &AppReport) -> io::Result<()> {
+        self.summary.contexts += 1;
+        self.summary.files += usize::from(report.descriptor.is_some());
         self.problems(&report.diagnostics)?;
-        if let Some(app) = &report.app {
-            if let Err(error) = plugin::probe(&app.library, self.prober) {
+        // The library is opened even when the descriptor has errors, so that every problem
+        // of the context is reported in one run.
+        if let Some(library) = &report.library {
+            self.summary.files += 1;
+            if let Err(error) = plugin::probe(library, self.prober) {
                 let message = error.problem.to_string();
                 self.problems(&[Diagnostic::about(&error.file, Severity::Error, message)])?;
                 return Ok(());

@@ -4,10 +4,14 @@
 //! defaults with the working directory as the server home. `--listen` and `--apps` override
 //! the file. A context with errors is reported and skipped; the others still deploy.
 //! SIGTERM and SIGINT stop the container gracefully (every session closed with 1001 and its
-//! `on_close` run, within the configured grace period) and the process exits 0.
+//! `on_close` run, within the configured grace period) and the process exits 0. SIGHUP does
+//! the same, with a warning, until live redeployment gives it a meaning of its own. An
+//! enabled `<admin>` is warned about: nothing serves the admin listener yet.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::config::server::{self, ServerConfig};
 use crate::config::{Diagnostic, Severity};
@@ -102,9 +106,42 @@ pub fn deployable_apps(config: &ServerConfig) -> Result<Vec<AppCandidate>, RunEr
     Ok(apps)
 }
 
-/// Runs the container until SIGTERM or SIGINT, then shuts it down within the grace period.
+/// Runs the container until SIGTERM, SIGINT or SIGHUP, then shuts it down within the grace
+/// period.
 pub fn run(options: &RunOptions) -> Result<(), RunError> {
     let config = effective_config(options)?;
+    warn_unserved_admin(&config);
+    log_open_files_limit();
+    let apps = deployable_apps(&config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("berth-io")
+        .build()
+        .map_err(RunError::Runtime)?;
+    runtime.block_on(serve(&config, &apps))
+}
+
+async fn serve(config: &ServerConfig, apps: &[AppCandidate]) -> Result<(), RunError> {
+    // Installed before deploying: a signal during start-up stops the server once it is up.
+    let signals = StopSignals::install();
+    let container = Container::start(config, apps).await?;
+    let signal = wait_for_signal(signals).await;
+    tracing::info!(signal, "shutting down");
+    container.shutdown(config.shutdown_grace).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn warn_unserved_admin(config: &ServerConfig) {
+    if let Some(admin) = config.admin {
+        tracing::warn!(
+            addr = %admin,
+            "<admin> is enabled, but this version of Berth does not serve the admin listener yet: nothing listens on {admin}"
+        );
+    }
+}
+
+fn log_open_files_limit() {
     match crate::limits::raise_open_files() {
         Ok(limit) if limit.was < limit.now => {
             tracing::info!(from = limit.was, to = limit.now, "open files limit raised");
@@ -112,35 +149,46 @@ pub fn run(options: &RunOptions) -> Result<(), RunError> {
         Ok(limit) => tracing::info!(limit = limit.now, "open files limit"),
         Err(error) => tracing::warn!(%error, "cannot raise the open files limit"),
     }
-    let apps = deployable_apps(&config)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("berth-io")
-        .build()
-        .map_err(RunError::Runtime)?;
-    runtime.block_on(async {
-        let container = Container::start(&config, &apps).await?;
-        let signal = wait_for_signal().await;
-        tracing::info!(signal, "shutting down");
-        container.shutdown(config.shutdown_grace).await;
-        tracing::info!("stopped");
-        Ok(())
-    })
 }
 
-async fn wait_for_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut terminate), Ok(mut interrupt)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        // Without signal handlers the process still stops on the default action.
-        std::future::pending::<()>().await;
-        return "none";
+/// The signals that stop the server gracefully. SIGHUP's default action would end the
+/// process without closing a single session.
+#[derive(Debug)]
+struct StopSignals {
+    terminate: Signal,
+    interrupt: Signal,
+    hangup: Signal,
+}
+
+impl StopSignals {
+    fn install() -> std::io::Result<StopSignals> {
+        Ok(StopSignals {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+}
+
+async fn wait_for_signal(signals: std::io::Result<StopSignals>) -> &'static str {
+    let mut signals = match signals {
+        Ok(signals) => signals,
+        Err(error) => {
+            // Without signal handlers the process still stops on the default action.
+            tracing::warn!(%error, "cannot handle signals; they end the process at once");
+            std::future::pending::<()>().await;
+            return "none";
+        }
     };
     tokio::select! {
-        _ = terminate.recv() => "SIGTERM",
-        _ = interrupt.recv() => "SIGINT",
+        _ = signals.terminate.recv() => "SIGTERM",
+        _ = signals.interrupt.recv() => "SIGINT",
+        _ = signals.hangup.recv() => {
+            tracing::warn!(
+                "SIGHUP: Berth does not reload yet, so it stops as on SIGTERM (every session closed with 1001)"
+            );
+            "SIGHUP"
+        }
     }
 }
 

@@ -13,7 +13,8 @@
 //! `Clone`, `PartialEq` and `Debug`, the schema check — is bounded whatever the input.
 
 use quick_xml::Reader;
-use quick_xml::escape::resolve_predefined_entity;
+use quick_xml::errors::IllFormedError;
+use quick_xml::escape::{EscapeError, resolve_predefined_entity};
 use quick_xml::events::{BytesRef, BytesStart, Event};
 
 use super::diagnostic::Diagnostics;
@@ -91,7 +92,7 @@ pub(crate) fn parse(text: &str, diagnostics: &mut Diagnostics<'_>) -> Option<Ele
             Ok(event) => event,
             Err(error) => {
                 let at = offset_of(reader.error_position());
-                diagnostics.error(at, format!("malformed XML: {error}"));
+                diagnostics.error(at, syntax_message(&error));
                 return None;
             }
         };
@@ -110,6 +111,7 @@ pub(crate) fn parse(text: &str, diagnostics: &mut Diagnostics<'_>) -> Option<Ele
             }
             Event::GeneralRef(reference) => match resolve_reference(&reference) {
                 Some(resolved) => builder.text(&resolved, event_offset, diagnostics),
+                None if is_bare_ampersand(&reference) => Err(BARE_AMPERSAND.into()),
                 None => Err(format!("unknown entity reference &{};", &*reference)),
             },
             Event::DocType(_) => Err("a DOCTYPE is not allowed in configuration files".into()),
@@ -134,6 +136,23 @@ pub(crate) fn root_name(text: &str) -> Option<String> {
             _ => {}
         }
     }
+}
+
+/// What an administrator who typed `&` in a value (a URL's query, say) needs to hear.
+const BARE_AMPERSAND: &str =
+    "a bare & must be written &amp; (in XML, & starts a reference such as &lt; that ends with ;)";
+
+fn syntax_message(error: &quick_xml::Error) -> String {
+    match error {
+        quick_xml::Error::IllFormed(IllFormedError::UnclosedReference) => BARE_AMPERSAND.into(),
+        other => format!("malformed XML: {other}"),
+    }
+}
+
+/// True when a reference's "name" cannot be one, as in `fish & chips;`: the `&` was meant
+/// as a character and the `;` is a later one.
+fn is_bare_ampersand(reference: &str) -> bool {
+    reference.is_empty() || reference.contains(char::is_whitespace)
 }
 
 fn offset_of(position: u64) -> usize {
@@ -278,6 +297,12 @@ fn read_attributes(
                         value,
                         offset,
                     }),
+                    Err(quick_xml::Error::Escape(EscapeError::UnterminatedEntity(at))) => {
+                        let value_start = raw_tag[offset - tag_offset - 1..]
+                            .find(['"', '\''])
+                            .map_or(offset, |quote| offset + quote + 1);
+                        diagnostics.error(value_start + at.start, BARE_AMPERSAND);
+                    }
                     Err(error) => diagnostics.error(offset, format!("attribute {name}: {error}")),
                 }
             }
@@ -426,6 +451,23 @@ mod tests {
         let (root, problems) = tree("<r a=\"1\" b=\"2\"/>");
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(root.expect("root").attributes.len(), 2);
+    }
+
+    #[test]
+    fn a_bare_ampersand_is_explained_where_it_is() {
+        const BARE: &str = "error: a bare & must be written &amp; (in XML, & starts a reference such as &lt; that ends with ;)";
+        let (root, problems) = tree("<a>\n  <url>redis://h/0?x=1&y=2</url>\n</a>");
+        assert!(root.is_none());
+        assert_eq!(problems, [format!("t.xml:2:23: {BARE}")]);
+        let (_, problems) = tree("<a>\n <v>fish & chips; peas</v>\n</a>");
+        assert_eq!(problems, [format!("t.xml:2:10: {BARE}")]);
+        let (_, problems) = tree("<a>\n <v>fish &</v>\n</a>");
+        assert_eq!(problems, [format!("t.xml:2:10: {BARE}")]);
+        let (_, problems) = tree("<a>\n  <b x=\"1 & 2\"/>\n</a>");
+        assert_eq!(problems, [format!("t.xml:2:11: {BARE}")]);
+        let (root, problems) = tree("<a>&amp;&lt;&#38;</a>");
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(root.expect("root").text.expect("text").value, "&<&");
     }
 
     #[test]

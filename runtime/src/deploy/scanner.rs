@@ -5,14 +5,17 @@
 //! `<endpoint-library>`, else the single `*.so` at the directory's root, else the single one
 //! in its `lib/`. The context path is the descriptor's `<context-path>`, else `/<directory
 //! name>`, with `ROOT` meaning `/` and `#` meaning `/` (Tomcat's `foo#bar` → `/foo/bar`).
-//! Hidden directories (`.name`) are skipped. This module reads files; it loads no code.
+//! Hidden directories (`.name`) are skipped. Every problem of a directory is found in one
+//! pass: a descriptor with errors does not hide a missing library, and the library found
+//! beside it is still reported so that `berth check` can open it. This module reads files;
+//! it loads no code.
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use crate::config::descriptor::{self, ContextSettings, Descriptor};
-use crate::config::{Diagnostic, EffectiveRow, Severity};
+use crate::config::{self, Diagnostic, EffectiveRow, Severity};
 
 /// A context directory that can be deployed.
 #[derive(Debug, Clone)]
@@ -36,47 +39,105 @@ pub struct AppReport {
     pub dir: PathBuf,
     /// The deployable context, when there was no error.
     pub app: Option<AppCandidate>,
+    /// The descriptor file, when the directory has one.
+    pub descriptor: Option<PathBuf>,
+    /// The plugin library, when one was found, even if the context cannot be deployed: so
+    /// `berth check` can open it in the same run that reports the descriptor's errors.
+    pub library: Option<PathBuf>,
     /// Every problem found.
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Inspects one context directory.
+/// A descriptor with errors: whether it may name the plugin library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Unusable {
+    may_name_library: bool,
+}
+
+/// Inspects one context directory. Every problem is reported at once: a descriptor with
+/// errors does not hide a missing library or a bad directory name.
 pub fn inspect_app(dir: &Path) -> AppReport {
     let descriptor_file = dir.join(descriptor::FILE_NAME);
+    let has_descriptor = descriptor_file.is_file();
     let mut diagnostics = Vec::new();
-    let descriptor = if descriptor_file.is_file() {
-        let parsed = descriptor::load(&descriptor_file);
-        diagnostics.extend(parsed.diagnostics);
-        parsed.value
-    } else {
-        let message = format!("no {}: every setting is the default", descriptor::FILE_NAME);
-        diagnostics.push(Diagnostic::about(dir, Severity::Warning, message));
-        Some(default_descriptor())
+    let descriptor = read_descriptor(dir, &descriptor_file, has_descriptor, &mut diagnostics);
+    let context_path = match &descriptor {
+        Ok(descriptor) => context_path_of(dir, &descriptor.settings, &mut diagnostics),
+        Err(_) => None,
     };
-    let app = descriptor.and_then(|descriptor| {
-        let context_path = context_path_of(dir, &descriptor.settings, &mut diagnostics)?;
-        let library = find_library(dir, &descriptor, &descriptor_file, &mut diagnostics)?;
-        let mut effective = descriptor.effective;
-        if descriptor.settings.context_path.is_none() {
-            set_row(&mut effective, "context-path", &context_path);
+    let library = match &descriptor {
+        Ok(descriptor) => find_library(dir, descriptor, &descriptor_file, &mut diagnostics),
+        // Which library such a descriptor names cannot be known; it is checked once the
+        // descriptor reads.
+        Err(Unusable {
+            may_name_library: true,
+        }) => None,
+        Err(_) => discover_library(dir, &mut diagnostics),
+    };
+    let app = match (descriptor, context_path, &library) {
+        (Ok(descriptor), Some(context_path), Some(library)) => {
+            Some(candidate(dir, descriptor, context_path, library.clone()))
         }
-        set_row(
-            &mut effective,
-            "websocket/endpoint-library",
-            &library.display().to_string(),
-        );
-        Some(AppCandidate {
-            dir: dir.to_path_buf(),
-            context_path,
-            library,
-            settings: descriptor.settings,
-            effective,
-        })
-    });
+        _ => None,
+    };
     AppReport {
         dir: dir.to_path_buf(),
         app,
+        descriptor: has_descriptor.then_some(descriptor_file),
+        library,
         diagnostics,
+    }
+}
+
+fn read_descriptor(
+    dir: &Path,
+    file: &Path,
+    exists: bool,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<Descriptor, Unusable> {
+    if !exists {
+        let message = format!("no {}: every setting is the default", descriptor::FILE_NAME);
+        diagnostics.push(Diagnostic::about(dir, Severity::Warning, message));
+        return Ok(default_descriptor());
+    }
+    let text = config::read_text(file).map_err(|problem| {
+        diagnostics.push(problem);
+        Unusable {
+            may_name_library: true,
+        }
+    })?;
+    let parsed = descriptor::parse(file, &text);
+    diagnostics.extend(parsed.diagnostics);
+    parsed.value.ok_or(Unusable {
+        // Element names cannot be escaped, so a descriptor that names a library contains
+        // the name; a mention in a comment only costs the early report.
+        may_name_library: text.contains(LIBRARY_ELEMENT),
+    })
+}
+
+const LIBRARY_ELEMENT: &str = "endpoint-library";
+
+fn candidate(
+    dir: &Path,
+    descriptor: Descriptor,
+    context_path: String,
+    library: PathBuf,
+) -> AppCandidate {
+    let mut effective = descriptor.effective;
+    if descriptor.settings.context_path.is_none() {
+        set_row(&mut effective, "context-path", &context_path);
+    }
+    set_row(
+        &mut effective,
+        "websocket/endpoint-library",
+        &library.display().to_string(),
+    );
+    AppCandidate {
+        dir: dir.to_path_buf(),
+        context_path,
+        library,
+        settings: descriptor.settings,
+        effective,
     }
 }
 
@@ -173,17 +234,22 @@ fn find_library(
     descriptor_file: &Path,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<PathBuf> {
-    if let Some(named) = &descriptor.settings.endpoint_library {
-        let library = dir.join(named);
-        if library.is_file() {
-            return Some(library);
-        }
-        let message = format!("<endpoint-library> {} does not exist", library.display());
-        let mut problem = Diagnostic::about(descriptor_file, Severity::Error, message);
-        problem.position = descriptor.endpoint_library_at;
-        diagnostics.push(problem);
-        return None;
+    let Some(named) = &descriptor.settings.endpoint_library else {
+        return discover_library(dir, diagnostics);
+    };
+    let library = dir.join(named);
+    if library.is_file() {
+        return Some(library);
     }
+    let message = format!("<endpoint-library> {} does not exist", library.display());
+    let mut problem = Diagnostic::about(descriptor_file, Severity::Error, message);
+    problem.position = descriptor.endpoint_library_at;
+    diagnostics.push(problem);
+    None
+}
+
+/// The single library at the directory's root, else the single one in its `lib/`.
+fn discover_library(dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> Option<PathBuf> {
     let lib_dir = dir.join("lib");
     let found = [dir.to_path_buf(), lib_dir]
         .into_iter()
@@ -225,4 +291,129 @@ fn libraries_in(dir: &Path) -> Vec<PathBuf> {
         .collect();
     found.sort();
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh directory under the system's temporary directory, removed when dropped.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(label: &str) -> Scratch {
+            let dir =
+                std::env::temp_dir().join(format!("berth-scanner-{label}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("scratch dir");
+            Scratch(dir)
+        }
+
+        /// A context directory `name` holding `files` (relative path, content).
+        fn context(&self, name: &str, files: &[(&str, &str)]) -> PathBuf {
+            let dir = self.0.join(name);
+            for (relative, content) in files {
+                let file = dir.join(relative);
+                std::fs::create_dir_all(file.parent().expect("parent")).expect("dir");
+                std::fs::write(file, content).expect("file");
+            }
+            dir
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    const TYPO: &str = "<jeus-web-dd>\n<websocket>\n  <max-sesions>5</max-sesions>\n</websocket>\n</jeus-web-dd>\n";
+
+    fn messages(report: &AppReport) -> Vec<String> {
+        report
+            .diagnostics
+            .iter()
+            .map(|d| format!("{}: {}", d.severity, d.message))
+            .collect()
+    }
+
+    #[test]
+    fn a_descriptor_with_errors_does_not_hide_a_missing_library() {
+        let scratch = Scratch::new("missing");
+        let dir = scratch.context("app", &[("jeus-web-dd.xml", TYPO)]);
+        let report = inspect_app(&dir);
+        let found = messages(&report);
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(
+            found[0].contains("unknown element <max-sesions>"),
+            "{found:#?}"
+        );
+        assert!(
+            found[1].starts_with("error: no plugin library"),
+            "{found:#?}"
+        );
+        assert!(report.app.is_none() && report.library.is_none());
+        assert_eq!(report.descriptor, Some(dir.join("jeus-web-dd.xml")));
+    }
+
+    #[test]
+    fn a_descriptor_with_errors_still_yields_the_library_to_open() {
+        let scratch = Scratch::new("beside");
+        let dir = scratch.context("app", &[("jeus-web-dd.xml", TYPO), ("lib/libx.so", "")]);
+        let report = inspect_app(&dir);
+        assert_eq!(messages(&report).len(), 1, "{:#?}", report.diagnostics);
+        assert!(report.app.is_none());
+        assert_eq!(report.library, Some(dir.join("lib/libx.so")));
+    }
+
+    #[test]
+    fn a_descriptor_with_errors_that_may_name_its_library_is_not_second_guessed() {
+        let scratch = Scratch::new("named");
+        let named = "<jeus-web-dd><websocket><endpoint-library>x/liby.so</endpoint-library><max-sesions>5</max-sesions></websocket></jeus-web-dd>";
+        let dir = scratch.context(
+            "app",
+            &[("jeus-web-dd.xml", named), ("a.so", ""), ("b.so", "")],
+        );
+        let report = inspect_app(&dir);
+        let found = messages(&report);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(
+            found[0].contains("unknown element <max-sesions>"),
+            "{found:#?}"
+        );
+        assert!(report.library.is_none());
+    }
+
+    #[test]
+    fn a_bad_directory_name_does_not_hide_a_missing_library() {
+        let scratch = Scratch::new("name");
+        let dir = scratch.context("a b", &[("jeus-web-dd.xml", "<jeus-web-dd/>")]);
+        let found = messages(&inspect_app(&dir));
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(
+            found[0].contains("taken from the directory name"),
+            "{found:#?}"
+        );
+        assert!(
+            found[1].starts_with("error: no plugin library"),
+            "{found:#?}"
+        );
+    }
+
+    #[test]
+    fn a_valid_context_is_deployable_with_its_library() {
+        let scratch = Scratch::new("valid");
+        let dir = scratch.context(
+            "app",
+            &[("jeus-web-dd.xml", "<jeus-web-dd/>"), ("libapp.so", "")],
+        );
+        let report = inspect_app(&dir);
+        assert!(report.diagnostics.is_empty(), "{:#?}", report.diagnostics);
+        let app = report.app.expect("deployable");
+        assert_eq!(
+            (app.context_path.as_str(), &app.library),
+            ("/app", &dir.join("libapp.so"))
+        );
+        assert_eq!(report.library, Some(dir.join("libapp.so")));
+    }
 }
