@@ -65,6 +65,22 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
+/// How many pids ahead of the last one the hostile directories are planted for.
+const PLANTED: u32 = 3000;
+
+/// Plants old-style staging directories for every pid in `pids`, each full of symlinks to
+/// `victim` under the names the old loader gave the echo sample's copies.
+fn plant(tmp: &Path, victim: &Path, pids: std::ops::Range<u32>) {
+    for pid in pids {
+        let dir = tmp.join(format!("berth-{pid}-plugins"));
+        std::fs::create_dir_all(&dir).expect("hostile dir");
+        for generation in 1..=3 {
+            let link = dir.join(format!("libecho-{pid}-g{generation}.so"));
+            std::os::unix::fs::symlink(victim, link).expect("hostile symlink");
+        }
+    }
+}
+
 /// The process id the kernel handed out last (the next ones follow it).
 fn last_pid() -> u32 {
     std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
@@ -81,31 +97,29 @@ async fn staging_never_follows_another_users_symlinks_and_leaves_nothing_behind(
     let outside = TempDir::new("loading-victim");
     let victim = outside.write("victim.txt", "the victim's own content\n");
     // The old staging directory was `$TMPDIR/berth-<pid>-plugins/<stem>-<pid>-g<N>.so`:
-    // plant it, full of symlinks to the victim, for every pid the server may get.
-    let first = last_pid() + 1;
-    for pid in first..first + 3000 {
-        let dir = tmp.path().join(format!("berth-{pid}-plugins"));
-        std::fs::create_dir(&dir).expect("hostile dir");
-        for generation in 1..=3 {
-            let link = dir.join(format!("libecho-{pid}-g{generation}.so"));
-            std::os::unix::fs::symlink(&victim, link).expect("hostile symlink");
+    // plant it, full of symlinks to the victim, for the pids the server may get. Other tests
+    // start processes meanwhile; a server whose pid the planting missed is started again.
+    let mut planted = 0..0;
+    let mut covered = None;
+    for _ in 0..5 {
+        let first = last_pid().max(planted.end) + 1;
+        planted = first..first + PLANTED;
+        plant(tmp.path(), &victim, planted.clone());
+        let before = entries(tmp.path());
+        let started = Berth::launch(
+            &apps,
+            &Launch {
+                env: &[("TMPDIR", tmp.path().as_os_str())],
+                ..Launch::default()
+            },
+        );
+        if planted.contains(&started.pid()) {
+            covered = Some((started, before));
+            break;
         }
     }
-    let before = entries(tmp.path());
-
-    let mut berth = Berth::launch(
-        &apps,
-        &Launch {
-            env: &[("TMPDIR", tmp.path().as_os_str())],
-            ..Launch::default()
-        },
-    );
+    let (mut berth, before) = covered.expect("a server whose pid the planted directories cover");
     echo_round_trip(&berth.url("/echo/")).await;
-    assert!(
-        (first..first + 3000).contains(&berth.pid()),
-        "the planted directories must cover the server's pid {}",
-        berth.pid()
-    );
     assert_eq!(entries(tmp.path()), before, "nothing created in $TMPDIR");
     let exited = berth.terminate(Duration::from_secs(20));
     assert!(exited.is_some_and(|s| s.success()), "{}", berth.logs());
