@@ -33,6 +33,8 @@ mod outbox;
 mod properties;
 mod registry;
 mod socket;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
