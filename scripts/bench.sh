@@ -3,7 +3,8 @@
 # scenario against Berth and against the raw tokio-tungstenite reference (tt-echo), one
 # server at a time on its own CPU, the load tool on another, repetitions interleaved.
 # Prints the comparison table (medians, Berth/reference ratio per repetition) and the
-# SPEC issue 6 targets. Not a test and not part of CI, except `--smoke`. See bench/README.md.
+# verdicts against the benchmark targets. Not a test and not part of CI, except `--smoke`.
+# See bench/README.md.
 #
 # Usage: scripts/bench.sh [options]
 #   --scenarios LIST        comma list of echo,latency,handshake,idle,broadcast (default: all)

@@ -1,4 +1,4 @@
-//! Keepalive (seed 000): server pings keep a client alive that gives up after 1 s without
+//! Keepalive: server pings keep a client alive that gives up after 1 s without
 //! any frame, and a frozen peer (SIGSTOP) is detected within ping interval + pong timeout.
 
 use std::io::{BufRead, BufReader};
@@ -10,7 +10,7 @@ use berth_tests::hold_client_binary;
 use berth_tests::server::probe;
 use futures_util::StreamExt;
 
-/// Reads for `total`, giving up (like the Android client of seed 000) when any second passes
+/// Reads for `total`, giving up (like an Android client that drops a silent socket) when any second passes
 /// without a frame. Returns how many frames arrived, or `None` if it gave up.
 async fn impatient_client(url: &str, total: Duration) -> Option<usize> {
     let mut ws = connect(url).await;

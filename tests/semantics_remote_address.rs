@@ -1,4 +1,4 @@
-//! `jeus.websocket.remoteAddr`, `remoteHost` and `remotePort` as SPEC §4 says: proxy headers
+//! `jeus.websocket.remoteAddr`, `remoteHost` and `remotePort`: proxy headers
 //! believed only from trusted proxies, the right-most untrusted hop wins, and only an IP
 //! address is ever reported (`unknown` or an obfuscated hop: no properties; anything else: the
 //! socket peer).

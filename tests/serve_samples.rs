@@ -1,5 +1,5 @@
 //! The sample contexts, served by the real binary with the real plugins, talked to by a real
-//! client: echo, chat rooms, presence (seed 001).
+//! client: echo, chat rooms, presence (which client vanished, however it went).
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! `berth-load summary`: turns the records of a bench run into one comparison table (every
 //! repetition, the median, and the ratio to the reference server per repetition) and checks
-//! the performance targets of SPEC issue 6. Runs recorded with the tag `mode=smoke`
+//! the performance targets (bench/README.md). Runs recorded with the tag `mode=smoke`
 //! (`scripts/bench.sh --smoke`) are far too small for a target to mean anything, so their
 //! verdict is `n/a (smoke)`, never `yes` or `NO`.
 
@@ -69,7 +69,7 @@ enum Goal {
     AtMost(f64),
 }
 
-/// SPEC issue 6.
+/// The targets each scenario is judged by (bench/README.md says where they come from).
 const TARGETS: &[(&str, &str, Goal)] = &[
     ("echo", "rate", Goal::RatioAtLeast(1.2)),
     ("idle", "kib_per_conn", Goal::AtMost(4.0)),

@@ -1,4 +1,4 @@
-//! The `presence` sample context (seed 001): which client vanished?
+//! The `presence` sample context: which client vanished?
 //!
 //! A client names itself in the handshake — a `user` query parameter, else a `user` cookie —
 //! and `on_open` maps that name to the session (as a user property, the way a JSR 356

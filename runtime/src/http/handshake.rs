@@ -205,14 +205,7 @@ fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, HeaderValue::from_static(value));
-        }
-        map
-    }
+    use crate::http::testing::headers;
 
     const GOOD: &[(&str, &str)] = &[
         ("host", "chat.example.com"),

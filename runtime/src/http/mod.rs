@@ -15,4 +15,6 @@ pub(crate) mod handshake;
 pub(crate) mod origin;
 pub(crate) mod route;
 pub(crate) mod server;
+#[cfg(test)]
+mod testing;
 mod upgrade;

@@ -9,7 +9,8 @@
 //! thousands of sockets pays a system call per frame, where the connection tasks coalesce
 //! whatever piled up for their session into one write (a room where everyone joins at once
 //! sends N²/2 notices). The `Outbox` decides when the socket is free; this
-//! module must not write without its claim, and never blocks on the socket.
+//! module must not write without its claim, and never blocks on the socket. The handle's
+//! `send_blocking_lent` is its way in.
 
 use std::io::{self, IoSlice};
 use std::time::Duration;
@@ -60,64 +61,62 @@ enum Direct {
     Failed,
 }
 
-impl SessionHandle {
-    /// Sends a data frame and waits until it is written, up to `timeout` (`None`: no limit),
-    /// writing it from this thread when the socket is free.
-    pub(crate) fn send_blocking_lent(
-        &self,
-        payload: Payload<'_>,
-        timeout: Option<Duration>,
-    ) -> Sent {
-        let header = DataHeader::new(matches!(payload, Payload::Text(_)), payload.bytes().len());
-        match self.write_direct(header.as_bytes(), payload.bytes()) {
-            Direct::Written => Ok(()),
-            Direct::Failed => Err(SendError::Closed),
-            Direct::NotNow => self.send_blocking(payload.to_outbound(), timeout),
-            Direct::Partly(written) => {
-                let rest = rest_of(header.as_bytes(), payload.bytes(), written);
-                let deadline = timeout.map(|t| Instant::now() + t);
-                COMPLETION_SLOT.with(|slot| {
-                    let (done, sequence) = slot.waiter();
-                    let outgoing = Outgoing {
-                        frame: Outbound::Encoded(rest),
-                        done,
-                        deadline,
-                    };
-                    match self.outbox.end_direct(Some(outgoing)) {
-                        Ok(()) => self.wait_written(slot, sequence, deadline),
-                        Err(_) => Err(SendError::Closed),
-                    }
-                })
-            }
+/// Sends a data frame and waits until it is written, up to `timeout` (`None`: no limit),
+/// writing it from this thread when the socket is free.
+pub(super) fn send_blocking(
+    session: &SessionHandle,
+    payload: Payload<'_>,
+    timeout: Option<Duration>,
+) -> Sent {
+    let header = DataHeader::new(matches!(payload, Payload::Text(_)), payload.bytes().len());
+    match write_direct(session, header.as_bytes(), payload.bytes()) {
+        Direct::Written => Ok(()),
+        Direct::Failed => Err(SendError::Closed),
+        Direct::NotNow => session.send_blocking(payload.to_outbound(), timeout),
+        Direct::Partly(written) => {
+            let rest = rest_of(header.as_bytes(), payload.bytes(), written);
+            let deadline = timeout.map(|t| Instant::now() + t);
+            COMPLETION_SLOT.with(|slot| {
+                let (done, sequence) = slot.waiter();
+                let outgoing = Outgoing {
+                    frame: Outbound::Encoded(rest),
+                    done,
+                    deadline,
+                };
+                match session.outbox.end_direct(Some(outgoing)) {
+                    Ok(()) => session.wait_written(slot, sequence, deadline),
+                    Err(_) => Err(SendError::Closed),
+                }
+            })
         }
     }
+}
 
-    /// Writes `head` then `tail` with one non-blocking `sendmsg` if the outbox grants the
-    /// socket to this thread.
-    fn write_direct(&self, head: &[u8], tail: &[u8]) -> Direct {
-        let Some(socket) = &self.socket else {
-            return Direct::NotNow;
-        };
-        if !self.outbox.claim_direct() {
-            return Direct::NotNow;
-        }
-        let total = head.len() + tail.len();
-        let outcome = match socket.send_now(&[IoSlice::new(head), IoSlice::new(tail)]) {
-            Ok(written) if written == total => Direct::Written,
-            Ok(written) => return Direct::Partly(written),
-            Err(error) if is_not_ready(&error) => Direct::NotNow,
-            Err(error) => {
-                self.close(Closure::WriteFailed(error.to_string()));
-                Direct::Failed
-            }
-        };
-        // Nothing is left over, so nothing can come back.
-        let _ = self.outbox.end_direct(None);
-        if matches!(outcome, Direct::Written) {
-            self.touch();
-        }
-        outcome
+/// Writes `head` then `tail` with one non-blocking `sendmsg` if the outbox grants the
+/// socket to this thread.
+fn write_direct(session: &SessionHandle, head: &[u8], tail: &[u8]) -> Direct {
+    let Some(socket) = &session.socket else {
+        return Direct::NotNow;
+    };
+    if !session.outbox.claim_direct() {
+        return Direct::NotNow;
     }
+    let total = head.len() + tail.len();
+    let outcome = match socket.send_now(&[IoSlice::new(head), IoSlice::new(tail)]) {
+        Ok(written) if written == total => Direct::Written,
+        Ok(written) => return Direct::Partly(written),
+        Err(error) if is_not_ready(&error) => Direct::NotNow,
+        Err(error) => {
+            session.close(Closure::WriteFailed(error.to_string()));
+            Direct::Failed
+        }
+    };
+    // Nothing is left over, so nothing can come back.
+    let _ = session.outbox.end_direct(None);
+    if matches!(outcome, Direct::Written) {
+        session.touch();
+    }
+    outcome
 }
 
 fn is_not_ready(error: &io::Error) -> bool {

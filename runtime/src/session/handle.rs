@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use bytes::Bytes;
 use tokio::sync::Notify;
 
+use super::direct::{self, Payload};
 use super::ending::Closure;
 use super::outbox::{Outbox, Outgoing, Refused};
 use super::properties::Properties;
@@ -192,6 +193,16 @@ impl SessionHandle {
         if let Err((Refused::Full, _)) = self.outbox.push(outgoing) {
             self.close(Closure::SlowConsumer);
         }
+    }
+
+    /// Sends a data frame the plugin lends and waits until it is written, up to `timeout`
+    /// (`None`: no limit), writing it from this thread when the socket is free (`direct`).
+    pub(crate) fn send_blocking_lent(
+        &self,
+        payload: Payload<'_>,
+        timeout: Option<Duration>,
+    ) -> Sent {
+        direct::send_blocking(self, payload, timeout)
     }
 
     /// Queues a frame and waits until it is written, up to `timeout` (`None`: no limit).

@@ -1,4 +1,4 @@
-//! Server-side keepalive (seed 000): a ping every interval, and a deadline for its pong.
+//! Server-side keepalive: a ping every interval, and a deadline for its pong.
 //!
 //! Mobile networks and proxies drop connections that carry nothing for 30–60 s; a ping every
 //! `ping-interval-in-millis` keeps them alive, and a peer that does not answer within

@@ -1,6 +1,6 @@
 //! The web-context descriptor, `jeus-web-dd.xml`.
 //!
-//! The format is JEUS 8's (`<jeus-web-dd>` with a `<websocket>` section, SPEC §3): a JEUS
+//! The format is JEUS 8's (`<jeus-web-dd>` with a `<websocket>` section, as the JEUS 8 WebSocket container manual describes it): a JEUS
 //! descriptor is accepted unchanged, JEUS elements that only matter to servlet/JSP modules
 //! are read past with a warning, and Berth's own extensions sit beside the JEUS elements in
 //! `<websocket>` (and `<context-path>` at the root, where JEUS keeps it). `conf/descriptor.md`

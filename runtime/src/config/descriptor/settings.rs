@@ -7,7 +7,7 @@ use std::time::Duration;
 /// The `<allowed-origins>` entry that allows every origin.
 pub const ANY_ORIGIN: &str = "*";
 
-/// Defaults from the JEUS 8 manual (SPEC §3) and Berth's extensions.
+/// Defaults from the JEUS 8 WebSocket container manual and Berth's extensions.
 pub mod defaults {
     /// `max-incoming-*-message-buffer-size`.
     pub const MESSAGE_BUFFER_SIZE: u64 = 8192;
@@ -34,7 +34,7 @@ pub mod defaults {
     /// `websocket-timeout-min-threads`.
     pub const TIMEOUT_MIN_THREADS: u64 = 1;
     /// `ping-interval-in-millis`: below the 30–60 s idle cut-offs of common proxies and
-    /// mobile networks (seed 000).
+    /// mobile networks, which drop a connection that carries nothing for 30–60 s.
     pub const PING_INTERVAL_MILLIS: u64 = 25_000;
     /// `pong-timeout-in-millis`.
     pub const PONG_TIMEOUT_MILLIS: u64 = 10_000;

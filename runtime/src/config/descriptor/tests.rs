@@ -1,5 +1,5 @@
 //! Descriptor tests: every element's default, a valid value and each invalid form; the JEUS
-//! clamps; the seed's example; exact positions.
+//! clamps; the JEUS manual's example; exact positions.
 
 use std::path::Path;
 use std::time::Duration;

@@ -1,12 +1,5 @@
 use super::*;
-
-fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-    let mut map = HeaderMap::new();
-    for (name, value) in pairs {
-        map.append(*name, HeaderValue::from_static(value));
-    }
-    map
-}
+use crate::http::testing::headers;
 
 fn nets(list: &[&str]) -> Vec<IpNet> {
     list.iter().map(|n| n.parse().expect("test net")).collect()
@@ -228,16 +221,6 @@ mod properties {
     use super::*;
     use proptest::prelude::*;
 
-    fn header_map(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            if let Ok(value) = HeaderValue::from_str(value) {
-                map.append(*name, value);
-            }
-        }
-        map
-    }
-
     fn trusted() -> Vec<IpNet> {
         nets(&["10.0.0.0/8"])
     }
@@ -256,7 +239,7 @@ mod properties {
             port in "[ -~]{0,8}",
         ) {
             let peer: SocketAddr = "192.0.2.9:7".parse().expect("peer");
-            let map = header_map(&[("forwarded", &forwarded), ("x-forwarded-for", &xff), ("x-forwarded-port", &port)]);
+            let map = headers(&[("forwarded", &forwarded), ("x-forwarded-for", &xff), ("x-forwarded-port", &port)]);
             prop_assert_eq!(client_address(&map, peer, &trusted()), RemoteAddress::of_socket(peer));
         }
 
@@ -266,7 +249,7 @@ mod properties {
             xff in "[ -~]{0,80}",
             port in "[ -~]{0,8}",
         ) {
-            let map = header_map(&[("forwarded", &forwarded), ("x-forwarded-for", &xff), ("x-forwarded-port", &port)]);
+            let map = headers(&[("forwarded", &forwarded), ("x-forwarded-for", &xff), ("x-forwarded-port", &port)]);
             let found = client_address(&map, proxy(), &trusted());
             if let Some(addr) = found.addr {
                 // What becomes remoteAddr always reads back as the same IP address.
@@ -278,19 +261,19 @@ mod properties {
 
         #[test]
         fn any_ip_a_trusted_proxy_names_is_the_client(ip in untrusted_ip(), port in 1u16..) {
-            let xff = header_map(&[("x-forwarded-for", &ip.to_string()), ("x-forwarded-port", &port.to_string())]);
+            let xff = headers(&[("x-forwarded-for", &ip.to_string()), ("x-forwarded-port", &port.to_string())]);
             let expected = RemoteAddress { addr: Some(ip.to_canonical()), port: Some(port) };
             prop_assert_eq!(client_address(&xff, proxy(), &trusted()), expected.clone());
-            let forwarded = header_map(&[("forwarded", &format!("for=\"{}\"", SocketAddr::new(ip, port)))]);
+            let forwarded = headers(&[("forwarded", &format!("for=\"{}\"", SocketAddr::new(ip, port)))]);
             prop_assert_eq!(client_address(&forwarded, proxy(), &trusted()), expected);
         }
 
         #[test]
         fn what_a_client_writes_before_the_proxy_hop_changes_nothing(written in "[ -~]{0,80}") {
             let expected = seen("203.0.113.7", None);
-            let xff = header_map(&[("x-forwarded-for", &written), ("x-forwarded-for", "203.0.113.7")]);
+            let xff = headers(&[("x-forwarded-for", &written), ("x-forwarded-for", "203.0.113.7")]);
             prop_assert_eq!(client_address(&xff, proxy(), &trusted()), expected.clone());
-            let forwarded = header_map(&[("forwarded", &written), ("forwarded", "for=203.0.113.7")]);
+            let forwarded = headers(&[("forwarded", &written), ("forwarded", "for=203.0.113.7")]);
             prop_assert_eq!(client_address(&forwarded, proxy(), &trusted()), expected);
         }
 
@@ -300,7 +283,7 @@ mod properties {
             after in "[ -+--~]{0,20}",
         ) {
             let hop = format!("{before}<{after}");
-            let xff = header_map(&[("x-forwarded-for", &hop)]);
+            let xff = headers(&[("x-forwarded-for", &hop)]);
             prop_assert_eq!(client_address(&xff, proxy(), &trusted()), RemoteAddress::of_socket(proxy()));
         }
     }
