@@ -94,7 +94,7 @@
 //!
 //! # Closing and errors
 //! Every session ends with exactly one [`Endpoint::on_close`], however it ended (clean close,
-//! lost connection, idle or pong timeout, limit violation, send timeout, undeploy,
+//! lost connection, idle or pong timeout, limit violation, send timeout, slow consumer, undeploy,
 //! redeploy, shutdown), with the code, the reason and a typed [`CloseCause`]. Returning
 //! `Err(CloseReason)` from `on_open` refuses the session with that code. A [`CloseReason`]
 //! can never carry 1005, 1006 or 1015, and its reason is cut to 123 bytes on a character
