@@ -38,6 +38,30 @@ pub async fn connect(url: &str) -> Ws {
     }
 }
 
+/// Connects to `url` (`ws://ADDR/path`) over a socket whose receive buffer is fixed at
+/// `bytes` (which turns the kernel's autotuning off for it): a client that then stops reading
+/// makes the server's sends back up after little more than the server's own send buffer,
+/// instead of after the tens of MiB a loopback receive window may grow to.
+pub async fn connect_small_window(url: &str, bytes: u32) -> Ws {
+    let addr: SocketAddr = url
+        .strip_prefix("ws://")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("not ws://ADDR/…: {url}"));
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+    let stream = tokio::time::timeout(WAIT, socket.connect(addr))
+        .await
+        .expect("connected in time")
+        .expect("connect");
+    let handshake = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream));
+    match tokio::time::timeout(WAIT, handshake).await {
+        Ok(Ok((ws, _))) => ws,
+        Ok(Err(error)) => panic!("connecting to {url} failed: {error}"),
+        Err(_) => panic!("connecting to {url} timed out"),
+    }
+}
+
 /// The next data message or close frame, skipping pings and pongs.
 pub async fn next_message(ws: &mut Ws) -> Message {
     loop {
