@@ -121,28 +121,38 @@ fn pool_threads(pid: u32, context: &str) -> usize {
 
 #[tokio::test]
 async fn threads_above_min_exit_after_keep_alive_time() {
-    let pool = "<websocket-executor><min>1</min><max>4</max><keep-alive-time>500</keep-alive-time><queue-size>16</queue-size></websocket-executor>\
+    let pool = "<websocket-executor><min>1</min><max>4</max><keep-alive-time>1000</keep-alive-time><queue-size>16</queue-size></websocket-executor>\
                 <websocket-timeout-min-threads>0</websocket-timeout-min-threads>";
     let (_apps, berth) = probe("keep-alive-time", pool);
     let mut sessions = Vec::new();
     for _ in 0..4 {
-        let mut ws = connect(&berth.url("/probe/")).await;
-        send_text(&mut ws, "sleep:300").await;
-        sessions.push(ws);
+        sessions.push(connect(&berth.url("/probe/")).await);
     }
+    // No callback can begin before this, so none ends before +1.5 s and no thread above min
+    // may exit before +2.5 s.
+    let sent = std::time::Instant::now();
     for ws in &mut sessions {
-        assert_eq!(recv_text(ws).await, "slept:300");
+        send_text(ws, "sleep:1500").await;
     }
-    let grown = pool_threads(berth.pid(), "probe");
-    assert!(
-        grown >= 2,
-        "the pool grew beyond min while four callbacks slept: {grown}"
-    );
-    let started = std::time::Instant::now();
+    // Sampled while the callbacks still sleep (a thread names itself once it runs: poll).
+    let mut grown = pool_threads(berth.pid(), "probe");
+    while grown < 4 && sent.elapsed() < Duration::from_millis(1200) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        grown = pool_threads(berth.pid(), "probe");
+    }
+    assert_eq!(grown, 4, "the pool grew to max while four callbacks slept");
+    for ws in &mut sessions {
+        assert_eq!(recv_text(ws).await, "slept:1500");
+    }
     let mut shrunk = grown;
-    while started.elapsed() < WAIT && shrunk > 1 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    while sent.elapsed() < WAIT && shrunk > 1 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
         shrunk = pool_threads(berth.pid(), "probe");
     }
     assert_eq!(shrunk, 1, "threads above min exited after keep-alive-time");
+    assert!(
+        sent.elapsed() >= Duration::from_millis(2500),
+        "threads above min exited {:?} after their callbacks began, before 1.5 s of work and 1 s of keep-alive",
+        sent.elapsed()
+    );
 }

@@ -76,12 +76,13 @@ async fn a_blocked_context_saturates_only_its_own_pool() {
     apps.sample("echo");
     let berth = Berth::start(&apps);
 
-    // Four sessions each ask for 3 s of blocking: both threads of `slow` are taken and the
-    // rest waits in its queue.
+    // Four sessions each ask for 5 s of blocking: both threads of `slow` are taken and the
+    // rest waits in its queue. No thread of `slow` is free before +5 s.
+    let blocked = Instant::now();
     let mut sleepers = Vec::new();
     for _ in 0..4 {
         let mut ws = connect(&berth.url("/slow/")).await;
-        send_text(&mut ws, "sleep:3000").await;
+        send_text(&mut ws, "sleep:5000").await;
         sleepers.push(ws);
     }
     let mut echo = connect(&berth.url("/echo/")).await;
@@ -93,13 +94,15 @@ async fn a_blocked_context_saturates_only_its_own_pool() {
         assert_eq!(recv_text(&mut echo).await, format!("ping {n}"));
         slowest = slowest.max(started.elapsed());
     }
-    // Generous for a shared two-core machine; a shared pool would take seconds.
+    // Every echo was served while `slow` had no free thread: a shared pool would have made
+    // the first one wait for a sleeper.
     assert!(
-        slowest < Duration::from_millis(1000),
-        "echo round trip took {slowest:?}"
+        blocked.elapsed() < Duration::from_millis(5000),
+        "50 echoes ended {:?} after the slow context was saturated (slowest round trip {slowest:?})",
+        blocked.elapsed()
     );
     // The slow context still completes its work in order.
     for ws in &mut sleepers {
-        assert_eq!(recv_text(ws).await, "slept:3000");
+        assert_eq!(recv_text(ws).await, "slept:5000");
     }
 }
