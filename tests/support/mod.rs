@@ -7,6 +7,7 @@
 
 pub mod apps;
 pub mod client;
+pub mod raw;
 pub mod server;
 
 use std::path::{Path, PathBuf};
