@@ -463,6 +463,161 @@ mod tests {
         );
     }
 
+    /// Counts the wake-ups of the consumer's waker.
+    #[derive(Debug, Default)]
+    struct Wakes(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Wakes {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    impl Wakes {
+        fn count(&self) -> usize {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    /// Polls a fresh `arrived()` once, as each turn of the connection task's `select!` does.
+    fn poll_arrived(outbox: &Outbox, waker: &std::task::Waker) -> bool {
+        let mut cx = std::task::Context::from_waker(waker);
+        std::pin::pin!(outbox.arrived()).poll(&mut cx).is_ready()
+    }
+
+    /// The connection task's side, one operation at a time: wait on `arrived()`; when it
+    /// resolves, `take` bursts (at most 250 bytes) until one comes back empty, as
+    /// `write_queued` does; stop once parked, i.e. `arrived()` was pending and nothing woke
+    /// the waker since. Before operation number `at` a producer pushes one 7-byte frame.
+    /// Returns the lengths taken, whether a frame was left queued behind the parked task and
+    /// how many operations there were.
+    fn consume_with_a_push_before(at: usize) -> (Vec<usize>, bool, usize) {
+        let outbox = Outbox::new(1000);
+        for _ in 0..3 {
+            outbox.push(frame(100)).expect("fits");
+        }
+        let wakes = Arc::new(Wakes::default());
+        let waker = std::task::Waker::from(Arc::clone(&wakes));
+        let mut operation = 0;
+        let mut maybe_push = || {
+            if operation == at {
+                outbox.push(frame(7)).expect("fits");
+            }
+            operation += 1;
+            assert!(operation < 100, "the consumer never parked");
+        };
+        let mut taken = Vec::new();
+        loop {
+            maybe_push();
+            let woken_before = wakes.count();
+            if poll_arrived(&outbox, &waker) {
+                loop {
+                    maybe_push();
+                    let mut burst = Vec::new();
+                    outbox.take(250, &mut burst);
+                    if burst.is_empty() {
+                        break;
+                    }
+                    taken.extend(burst.iter().map(|o| o.frame.len()));
+                }
+                continue;
+            }
+            // Pending: a push now (or during the poll) must wake the task again.
+            maybe_push();
+            if wakes.count() == woken_before {
+                break;
+            }
+        }
+        (taken, outbox.has_frames(), operation)
+    }
+
+    #[test]
+    fn a_push_at_any_point_of_the_consumers_cycle_is_taken_or_wakes_it() {
+        let (without, _, operations) = consume_with_a_push_before(usize::MAX);
+        assert_eq!(without, [100, 100, 100]);
+        // poll, take × 3 (the last one empty), poll (pending), park.
+        assert_eq!(operations, 6);
+        // Before every operation of the consumer: before, between and after the bursts of a
+        // drain, during the wait, after parking.
+        for at in 0..operations {
+            let (mut taken, stranded, _) = consume_with_a_push_before(at);
+            taken.sort_unstable();
+            assert_eq!(taken, [7, 100, 100, 100], "push before operation {at}");
+            assert!(
+                !stranded,
+                "push before operation {at}: the task parked with a frame queued"
+            );
+        }
+    }
+
+    #[test]
+    fn only_a_push_into_an_empty_queue_wakes_the_consumer_so_it_drains_to_empty() {
+        let outbox = Outbox::new(1000);
+        let wakes = Arc::new(Wakes::default());
+        let waker = std::task::Waker::from(Arc::clone(&wakes));
+        assert!(!poll_arrived(&outbox, &waker), "nothing yet");
+        outbox.push(frame(100)).expect("fits");
+        assert_eq!(wakes.count(), 1, "empty → non-empty wakes");
+        outbox.push(frame(100)).expect("fits");
+        assert_eq!(wakes.count(), 1, "a burst costs one wake-up");
+        assert!(poll_arrived(&outbox, &waker));
+        // A take that leaves frames behind: a push now wakes nobody, so the consumer must
+        // take again rather than wait (write_queued loops until a take comes back empty).
+        outbox.take(100, &mut Vec::new());
+        outbox.push(frame(100)).expect("fits");
+        assert_eq!(wakes.count(), 1);
+        assert!(!poll_arrived(&outbox, &waker), "no wake-up pending");
+        assert!(outbox.has_frames());
+        let mut rest = Vec::new();
+        outbox.take(usize::MAX, &mut rest);
+        assert_eq!(rest.len(), 2);
+        // Drained: the next push wakes the parked consumer.
+        outbox.push(frame(1)).expect("fits");
+        assert_eq!(wakes.count(), 2);
+        assert!(poll_arrived(&outbox, &waker));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_producer_thread_racing_the_consumer_never_strands_a_frame() {
+        const FRAMES: usize = 20_000;
+        let outbox = Arc::new(Outbox::new(1 << 20));
+        let producer = {
+            let outbox = Arc::clone(&outbox);
+            std::thread::spawn(move || {
+                for n in 0..FRAMES {
+                    outbox.push(frame(1 + n % 3)).expect("fits");
+                    if n % 7 == 0 {
+                        std::thread::yield_now();
+                    }
+                }
+            })
+        };
+        let consumer = async {
+            let mut taken = 0;
+            while taken < FRAMES {
+                outbox.arrived().await;
+                loop {
+                    let mut burst = Vec::new();
+                    outbox.take(4, &mut burst);
+                    if burst.is_empty() {
+                        break;
+                    }
+                    taken += burst.len();
+                }
+            }
+            taken
+        };
+        let taken = tokio::time::timeout(Duration::from_secs(30), consumer)
+            .await
+            .expect("every frame was taken: no wake-up was lost");
+        assert_eq!(taken, FRAMES);
+        producer.join().expect("producer");
+    }
+
     #[test]
     fn a_rest_after_the_session_closed_comes_back() {
         let outbox = Outbox::new(100);
