@@ -581,6 +581,54 @@ mod tests {
         assert!(poll_arrived(&outbox, &waker));
     }
 
+    /// A waker that pushes a frame when its last reference is dropped. `AtomicWaker::register`
+    /// drops the waker it replaces while it registers the next one: in the middle of an
+    /// `arrived()` poll, after its first look at the flag.
+    #[derive(Debug)]
+    struct PushOnDrop {
+        outbox: Arc<Outbox>,
+        pushed: Arc<AtomicBool>,
+    }
+
+    impl std::task::Wake for PushOnDrop {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    impl Drop for PushOnDrop {
+        fn drop(&mut self) {
+            self.outbox.push(frame(7)).expect("fits");
+            self.pushed.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_push_while_the_consumer_registers_its_waker_is_not_lost() {
+        let outbox = Arc::new(Outbox::new(100));
+        let pushed = Arc::new(AtomicBool::new(false));
+        let first = std::task::Waker::from(Arc::new(PushOnDrop {
+            outbox: Arc::clone(&outbox),
+            pushed: Arc::clone(&pushed),
+        }));
+        assert!(!poll_arrived(&outbox, &first));
+        // The outbox now holds the only reference to the first waker.
+        drop(first);
+        assert!(!pushed.load(Ordering::SeqCst));
+        let wakes = Arc::new(Wakes::default());
+        let second = std::task::Waker::from(Arc::clone(&wakes));
+        let ready = poll_arrived(&outbox, &second);
+        assert!(
+            pushed.load(Ordering::SeqCst),
+            "the push ran inside the poll (while the waker was being replaced)"
+        );
+        assert!(
+            ready || wakes.count() > 0,
+            "a push between the poll's looks at the flag neither resolved it nor woke the task"
+        );
+        let mut taken = Vec::new();
+        outbox.take(usize::MAX, &mut taken);
+        assert_eq!(taken.len(), 1);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_producer_thread_racing_the_consumer_never_strands_a_frame() {
         const FRAMES: usize = 20_000;
