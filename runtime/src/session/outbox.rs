@@ -644,24 +644,30 @@ mod tests {
                 }
             })
         };
-        let consumer = async {
-            let mut taken = 0;
-            while taken < FRAMES {
-                outbox.arrived().await;
-                loop {
-                    let mut burst = Vec::new();
-                    outbox.take(4, &mut burst);
-                    if burst.is_empty() {
-                        break;
+        // A task of its own: a timeout wrapped around the future itself would poll it once
+        // more when it fires, and that poll would find the flag a lost wake-up left set.
+        let consumer = tokio::spawn({
+            let outbox = Arc::clone(&outbox);
+            async move {
+                let mut taken = 0;
+                while taken < FRAMES {
+                    outbox.arrived().await;
+                    loop {
+                        let mut burst = Vec::new();
+                        outbox.take(4, &mut burst);
+                        if burst.is_empty() {
+                            break;
+                        }
+                        taken += burst.len();
                     }
-                    taken += burst.len();
                 }
+                taken
             }
-            taken
-        };
-        let taken = tokio::time::timeout(Duration::from_secs(30), consumer)
+        });
+        let taken = tokio::time::timeout(Duration::from_secs(20), consumer)
             .await
-            .expect("every frame was taken: no wake-up was lost");
+            .expect("every frame was taken: no wake-up was lost")
+            .expect("the consumer task");
         assert_eq!(taken, FRAMES);
         producer.join().expect("producer");
     }
