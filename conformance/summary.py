@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Summarises an Autobahn TestSuite report (kosoku's or Autobahn's own) for Berth.
 
-Usage: summary.py REPORT_DIR [--wall SECONDS] [--list N] [--json FILE]
+Usage: summary.py REPORT_DIR [--cases N|any] [--failure TEXT]... [--wall SECONDS] [--list N]
+                  [--json FILE]
 
 REPORT_DIR holds index.json, laid out as Autobahn writes it:
     {AGENT: {CASE_ID: {"behavior", "behaviorClose", "duration" (ms), "remoteCloseCode",
@@ -20,6 +21,12 @@ passed = OK + INFORMATIONAL; failed = FAILED + NON-STRICT + UNIMPLEMENTED + ERRO
 cases, ERROR results that are exceptions inside kosoku 0.1.0 itself (its py2-era hashing of
 str in some 12.*/13.* cases, when the server sends a small message uncompressed, as RFC 7692
 allows), are listed and counted apart: neither passed nor failed, and they do not fail the run.
+
+The report must hold exactly --cases cases (default 517, the whole suite): a run cut short,
+or a report missing cases, fails, each missing case counted as failed (`--cases any` accepts
+a deliberate subset, such as a run with -i/-x). Each --failure TEXT (repeatable) is a problem
+found outside the report — the server logged an error, exited badly — listed and counted as
+one more failure.
 Exit status: 0 when nothing failed, 1 when something did, 2 on an unreadable report.
 """
 
@@ -34,6 +41,8 @@ FAIL = ("FAILED", "NON-STRICT", "UNIMPLEMENTED", "ERROR")
 ORDER = PASS + FAIL + ("TOOL-ERROR",)
 # Exceptions raised by kosoku's own case code, not by anything the server did.
 TOOL_BUGS = ("Strings must be encoded before hashing",)
+# Cases in the Autobahn TestSuite as kosoku 0.1.0 runs it.
+SUITE_CASES = 517
 
 
 def case_key(case_id):
@@ -97,12 +106,19 @@ def summarise(report_dir, cases):
 def main():
     ap = argparse.ArgumentParser(description="Summarise an Autobahn/kosoku report for Berth.")
     ap.add_argument("report_dir")
+    ap.add_argument("--cases", default=str(SUITE_CASES), metavar="N|any",
+                    help=f"cases the report must hold (default {SUITE_CASES}, the whole suite; "
+                         "`any` for a deliberate subset)")
+    ap.add_argument("--failure", action="append", default=[], metavar="TEXT",
+                    help="a failure found outside the report (repeatable)")
     ap.add_argument("--wall", type=float, default=None, help="wall time of the run, in seconds")
     ap.add_argument("--list", type=int, default=60,
                     help="list at most this many non-OK cases (default 60; UNIMPLEMENTED "
                          "cases are shown per subgroup)")
     ap.add_argument("--json", default=None, metavar="FILE", help="also write the summary as JSON")
     a = ap.parse_args()
+    if a.cases != "any" and not a.cases.isdigit():
+        ap.error("--cases takes a number or `any`")
     try:
         index, cases = load(a.report_dir)
     except (OSError, ValueError) as e:
@@ -148,9 +164,23 @@ def main():
 
     passed = sum(by_verdict[v] for v in PASS)
     failed = sum(by_verdict[v] for v in FAIL) + sum(n for v, n in by_verdict.items() if v not in ORDER)
+    problems_outside = list(a.failure)
+    if a.cases != "any" and len(cases) != int(a.cases):
+        expected = int(a.cases)
+        missing = max(expected - len(cases), 0)
+        problems_outside.append(f"the report holds {len(cases)} cases, not the {expected} of the "
+                                "whole suite" + (f": {missing} missing, counted as failed"
+                                                 if missing else ""))
+        failed += max(missing, 1) - 1
+    if problems_outside:
+        print("failures outside the cases:")
+        for problem in problems_outside:
+            print(f"  {problem}")
+    failed += len(problems_outside)
     if a.json:
         with open(a.json, "w", encoding="utf-8") as f:
-            json.dump({"cases": len(cases), "passed": passed, "failed": failed,
+            json.dump({"cases": len(cases), "expected_cases": a.cases, "passed": passed,
+                   "failed": failed, "failures_outside": problems_outside,
                        "tool_errors": by_verdict["TOOL-ERROR"], "verdicts": dict(by_verdict),
                        "close": dict(by_close), "groups": {g: dict(c) for g, c in groups.items()},
                        "wall_seconds": a.wall,

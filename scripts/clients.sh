@@ -4,7 +4,8 @@
 # scenario proves). Builds the samples and berth, serves a temporary copy of the staged samples
 # on 127.0.0.1:<ephemeral port> with BERTH_LOG=debug, runs every scenario with its own time
 # bound, stops berth with SIGTERM and prints one closing line `clients: N passed, M failed`.
-# Exit 0 only when every scenario passed. Needs what scripts/install-test-deps.sh installs
+# Exit 0 only when every scenario passed, permessage-deflate was negotiated where required,
+# berth logged no ERROR or panic and exited 0 on SIGTERM. Needs what scripts/install-test-deps.sh installs
 # (run here when missing). Env: BERTH_CLIENTS_KEEP=1 keeps the work dir (berth.log, one log
 # per scenario) for a look after the run.
 set -uo pipefail
@@ -132,16 +133,19 @@ fi
 echo "berth pid $berth_pid listening on $addr (work dir $work), browser pages from $page_origin"
 ws="ws://$addr"
 greeting="welcome to berth echo"
-# Once the runtime knows <permessage-deflate> (on unless a descriptor turns it off), the echo
-# sample must accept the deflate offer; before that, an offer declined is fine.
-deflate=offered
-compression=()
+# permessage-deflate is on unless a descriptor turns it off: the echo sample must accept the
+# deflate offer. A berth that refuses the element, or an echo descriptor that turns it off,
+# fails here instead of quietly downgrading the scenario to "offered".
+deflate=required
+compression=(--require-compression)
 printf '%s\n' '<jeus-web-dd xmlns="http://www.tmaxsoft.com/xml/ns/jeus" version="8.0">' \
   '<websocket><permessage-deflate>true</permessage-deflate></websocket></jeus-web-dd>' >"$work/deflate-probe.xml"
-if "$berth" check "$work/deflate-probe.xml" >/dev/null 2>&1 &&
-  ! grep -q '<permessage-deflate>false' apps/echo/jeus-web-dd.xml; then
-  deflate=required
-  compression=(--require-compression)
+if ! "$berth" check "$work/deflate-probe.xml" >"$work/deflate-probe.log" 2>&1; then
+  sed 's/^/    /' "$work/deflate-probe.log"
+  record "berth check accepts <permessage-deflate>true</permessage-deflate>" 1
+fi
+if grep -q '<permessage-deflate>\s*\(false\|0\)' "$work/apps/echo/jeus-web-dd.xml"; then
+  record "the echo sample negotiates permessage-deflate" 1 "its descriptor turns it off"
 fi
 
 echo
@@ -201,5 +205,11 @@ if [ $stopped -eq 0 ]; then
 else
   record "berth stops on SIGTERM" 1 "still running after 15 s"
 fi
-grep -E 'ERROR|panicked' "$work/berth.log" | sed 's/^/    berth: /'
+problems=$(grep -E ' ERROR |panicked' "$work/berth.log")
+if [ -n "$problems" ]; then
+  printf '%s\n' "$problems" | sed 's/^/    berth: /'
+  record "berth logged no ERROR or panic" 1 "$(printf '%s\n' "$problems" | wc -l) line(s)"
+else
+  record "berth logged no ERROR or panic" 0
+fi
 finish

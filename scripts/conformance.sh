@@ -4,8 +4,10 @@
 # The descriptor (no greeting, 16 MiB message limits, permessage-deflate on, server pings
 # off) is written here; conformance/README.md explains it.
 # Prints the summary and one closing line `conformance: N passed, M failed`; exit 0 only when
-# no case failed (TOOL-ERROR cases, kosoku's own exceptions, are listed but do not fail), 2 on a
-# setup problem. Usage: scripts/conformance.sh [extra kosoku args, e.g. -i '1.*' -x '9.*']
+# the report holds all 517 cases, no case failed (TOOL-ERROR cases, kosoku's own exceptions,
+# are listed but do not fail), Berth logged no ERROR or panic and exited 0 on SIGTERM; 2 on a
+# setup problem. Usage: scripts/conformance.sh [extra kosoku args, e.g. -i '1.*' -x '9.*'; a
+# selection (-i/-x) runs a subset, and then any number of cases is accepted]
 # Env: CONFORMANCE_PROFILE  release (default: the compression cases are CPU-bound, and a debug
 #        build's DEFLATE is too slow for kosoku's case timeouts) or debug
 #      CONFORMANCE_OUT  report dir (default target/conformance/report; index.html is there)
@@ -89,15 +91,36 @@ kosoku_rc=$?
 wall=$(( ($(date +%s%N) - start) / 1000000 ))
 [ $kosoku_rc -ne 124 ] || echo "kosoku killed after ${CONFORMANCE_TIMEOUT:-1800} s" >&2
 
+# Berth itself must have stayed clean: no ERROR or panic logged, a graceful exit 0 on SIGTERM.
+berth_failures=()
 kill -TERM "$berth_pid"
-for _ in $(seq 150); do kill -0 "$berth_pid" 2>/dev/null || break; sleep 0.1; done
-grep -E 'ERROR|panicked' "$work/berth.log" | head -20 | sed 's/^/berth: /'
+stopped=1
+for _ in $(seq 150); do kill -0 "$berth_pid" 2>/dev/null || { stopped=0; break; }; sleep 0.1; done
+if [ $stopped -eq 0 ]; then
+  wait "$berth_pid" 2>/dev/null
+  berth_rc=$?
+  [ "$berth_rc" -eq 0 ] || berth_failures+=("berth exited with status $berth_rc after SIGTERM")
+else
+  berth_failures+=("berth was still running 15 s after SIGTERM")
+fi
+problems=$(grep -E ' ERROR |panicked' "$work/berth.log")
+if [ -n "$problems" ]; then
+  printf '%s\n' "$problems" | head -20 | sed 's/^/berth: /'
+  berth_failures+=("berth logged $(printf '%s\n' "$problems" | wc -l) ERROR or panicked line(s)")
+fi
 cp "$work/berth.log" "$out/berth.log"
 
 if [ ! -f "$out/index.json" ]; then
   tail -20 "$out/kosoku.log" >&2
   setup_failed "kosoku wrote no report (exit $kosoku_rc)"
 fi
+# Every case unless the arguments select some.
+cases=517
+for arg in "$@"; do
+  case $arg in -i | -x | --include | --exclude | -i?* | -x?* | --include=* | --exclude=*) cases=any ;; esac
+done
+summary_args=(--cases "$cases")
+for failure in "${berth_failures[@]}"; do summary_args+=(--failure "$failure"); done
 echo "==> summary (kosoku exit $kosoku_rc; reports in $out)"
 python3 conformance/summary.py "$out" --wall "$(printf '%d.%03d' $((wall / 1000)) $((wall % 1000)))" \
-  --json "$out/summary.json"
+  --json "$out/summary.json" "${summary_args[@]}"
