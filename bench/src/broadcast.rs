@@ -213,6 +213,9 @@ pub async fn run(options: &BroadcastOptions) -> Result<BroadcastReport, BenchErr
         }
         rounds.push(measure(&board, &sender, round, options.size, connected).await?);
     }
+    for short in unreached(&rounds, options.sessions) {
+        errors.add(&short);
+    }
     let _ = closing.send(true);
     let (_, failed) =
         fleet::join_bounded(&mut listeners, wire::CLOSE_WAIT + Duration::from_secs(30)).await;
@@ -255,6 +258,23 @@ async fn measure(
         p50_ms: ms(percentile(&arrivals, 0.5)),
         last_ms: ms(arrivals.last().copied().unwrap_or(0)),
     })
+}
+
+/// A failure for every round that reached fewer clients than were asked to join: a message
+/// lost on the way to some of them (or clients that never joined) is not a passing round.
+fn unreached(rounds: &[Round], sessions: usize) -> Vec<BenchError> {
+    rounds
+        .iter()
+        .enumerate()
+        .filter(|(_, round)| round.reached < sessions)
+        .map(|(i, round)| {
+            BenchError::Protocol(format!(
+                "broadcast round {} reached {} of {sessions} clients",
+                i + 1,
+                round.reached
+            ))
+        })
+        .collect()
 }
 
 /// One client: reads everything, records measured arrivals, answers pings.
@@ -366,5 +386,36 @@ mod tests {
         seen.extend(&m);
         assert_eq!(marked_round(&seen), Some(12));
         assert_eq!(marked_round(b"joined:c7"), None);
+    }
+
+    #[test]
+    fn a_round_that_reached_fewer_clients_than_joined_is_an_error() {
+        let round = |reached| Round {
+            reached,
+            p50_ms: 1.0,
+            last_ms: 2.0,
+        };
+        assert!(unreached(&[round(20), round(20)], 20).is_empty());
+        let short = unreached(&[round(20), round(19), round(0)], 20);
+        let messages: Vec<String> = short.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            messages,
+            [
+                "protocol: broadcast round 2 reached 19 of 20 clients",
+                "protocol: broadcast round 3 reached 0 of 20 clients"
+            ]
+        );
+        // Counted where `--smoke` looks: the record's `errors`.
+        let mut errors = Errors::default();
+        short.iter().for_each(|e| errors.add(e));
+        let report = BroadcastReport {
+            connected: 20,
+            setup_seconds: 0.1,
+            frames: 40,
+            rounds: vec![round(20), round(19)],
+            errors,
+        };
+        assert_eq!(report.errors.total(), 2);
+        assert_eq!(report.record().get("errors"), Some("2"));
     }
 }
