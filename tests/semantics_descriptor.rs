@@ -134,9 +134,9 @@ async fn threads_above_min_exit_after_keep_alive_time() {
     for ws in &mut sessions {
         send_text(ws, "sleep:1500").await;
     }
-    // Sampled while the callbacks still sleep (a thread names itself once it runs: poll).
+    // Sampled before any thread may exit (a thread names itself once it runs: poll).
     let mut grown = pool_threads(berth.pid(), "probe");
-    while grown < 4 && sent.elapsed() < Duration::from_millis(1200) {
+    while grown < 4 && sent.elapsed() < Duration::from_millis(2400) {
         tokio::time::sleep(Duration::from_millis(20)).await;
         grown = pool_threads(berth.pid(), "probe");
     }
