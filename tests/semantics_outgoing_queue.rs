@@ -131,7 +131,10 @@ async fn a_broadcast_recipient_that_stopped_reading_is_dropped_and_the_others_ar
         .map(str::to_owned)
         .expect("seen above");
     assert!(line.contains("code=1006"), "dropped, not closed: {line}");
-    // cause: see issue 11 point 5
+    assert!(
+        line.contains("cause=SlowConsumer"),
+        "its own cause, not a send timeout: {line}"
+    );
     for _ in 0..3 {
         broadcast_round(&mut sender, &mut reader).await;
     }

@@ -342,7 +342,9 @@ impl<S: Transport> Link<S> {
                     Some(written) => written.map_err(WriteFailure::Lost),
                     None => tokio::select! {
                         biased;
-                        () = session.abort.notified() => Err(WriteFailure::TimedOut),
+                        () = session.abort.notified() => {
+                            Err(WriteFailure::Aborted(session.take_closure()))
+                        }
                         () = sleep_until(deadline) => Err(WriteFailure::TimedOut),
                         written = write => written.map_err(WriteFailure::Lost),
                     },
@@ -357,7 +359,7 @@ impl<S: Transport> Link<S> {
                 }
                 Err(failure) => {
                     let error = match failure {
-                        WriteFailure::TimedOut => SendError::TimedOut,
+                        WriteFailure::TimedOut | WriteFailure::Aborted(_) => SendError::TimedOut,
                         WriteFailure::Lost(_) => SendError::Closed,
                     };
                     done.into_iter()

@@ -285,6 +285,18 @@ impl SessionHandle {
         self.outbox.wake_task();
     }
 
+    /// The close asked for, taking it (and every command before it) off the queue: what
+    /// ends the session when a stuck write is aborted.
+    pub(crate) fn take_closure(&self) -> Option<Closure> {
+        let mut commands = self.commands.lock().unwrap_or_else(PoisonError::into_inner);
+        while let Some(command) = commands.pop_front() {
+            if let Command::Close(closure) = command {
+                return Some(closure);
+            }
+        }
+        None
+    }
+
     /// The oldest command not yet taken by the connection task.
     pub(crate) fn take_command(&self) -> Option<Command> {
         self.commands

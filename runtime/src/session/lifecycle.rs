@@ -73,8 +73,11 @@ pub(super) enum Beat {
 /// Why a write did not finish.
 #[derive(Debug)]
 pub(super) enum WriteFailure {
-    /// A queued frame's deadline passed, or a plugin thread's send timed out.
+    /// A queued frame's deadline passed.
     TimedOut,
+    /// Another thread gave up on the stuck write with this closure (a blocking send that
+    /// timed out, a broadcast that found the queue full); `None` if it was already taken.
+    Aborted(Option<Closure>),
     /// The connection failed.
     Lost(CodecError),
 }
@@ -200,9 +203,10 @@ impl Lifecycle {
     /// A write that failed ends the session.
     pub(super) fn on_write_failure(&mut self, failure: WriteFailure) -> Ending {
         match failure {
-            WriteFailure::TimedOut => {
+            WriteFailure::TimedOut | WriteFailure::Aborted(None) => {
                 Ending::Closed(Closure::SendTimeout("a send was not written in time"))
             }
+            WriteFailure::Aborted(Some(closure)) => Ending::Closed(closure),
             WriteFailure::Lost(error) => Ending::Lost(error.to_string()),
         }
     }
@@ -397,6 +401,12 @@ mod tests {
         );
         let timed_out = life.on_write_failure(WriteFailure::TimedOut);
         assert_eq!(timed_out.report().cause, Cause::SendTimeout);
+        let slow = life.on_write_failure(WriteFailure::Aborted(Some(Closure::SlowConsumer)));
+        assert_eq!(
+            slow.report().cause,
+            Cause::SlowConsumer,
+            "the abort's own cause"
+        );
         let lost = life.on_write_failure(WriteFailure::Lost(CodecError::ConnectionLost(
             "broken pipe".into(),
         )));

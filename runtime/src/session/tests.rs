@@ -48,8 +48,9 @@ impl Callbacks for Recorder {
         self.record(format!("sent {token} {sent:?}"))
     }
     fn on_close(&self, _: u32, _: u64, code: u16, _: &str, cause: Cause) -> Outcome {
+        let outcome = self.record(format!("close {code}"));
         let _ = self.closed.send((code, cause));
-        self.record(format!("close {code}"))
+        outcome
     }
 }
 
