@@ -18,6 +18,11 @@
 #   --load-cpu N            CPU the load tool is pinned to (default 1)
 #   --out DIR               where records and logs go (default target/bench/<date-time>)
 #   --no-build              use the binaries already built
+#   --baseline DIR          also run the echo scenarios against an earlier Berth, as the server
+#                           `berth-base`: DIR is a checkout of it with `target/release/berth`
+#                           and `apps/echo/libecho.so` built (`scripts/stage-apps.sh --release`
+#                           and `cargo build --release -p berth` there), so a change's cost is
+#                           measured against the code before it in one run
 #   --smoke                 every scenario once, about a second each, tiny counts; fails on
 #                           any error, lost or mismatched message; the targets table says
 #                           `n/a (smoke)`, since at these sizes no target means anything
@@ -40,6 +45,7 @@ load_cpu=1
 out=
 build=1
 smoke=0
+baseline=
 sources=127.0.0.1..127.0.0.16
 
 while [ $# -gt 0 ]; do
@@ -56,7 +62,8 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --no-build) build=0; shift ;;
     --smoke) smoke=1; shift ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    --baseline) baseline=$(cd "$2" && pwd); shift 2 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -125,6 +132,16 @@ EOF
 }
 cp apps/echo/libecho.so "$home/apps-echo/ROOT/"
 descriptor > "$home/apps-echo/ROOT/jeus-web-dd.xml"
+echo_servers="berth tt-echo"
+if [ -n "$baseline" ]; then
+  for built in target/release/berth apps/echo/libecho.so; do
+    [ -f "$baseline/$built" ] || { echo "bench.sh: --baseline: no $baseline/$built (build it there first)" >&2; exit 2; }
+  done
+  mkdir -p "$home/apps-base/ROOT"
+  cp "$baseline/apps/echo/libecho.so" "$home/apps-base/ROOT/"
+  descriptor > "$home/apps-base/ROOT/jeus-web-dd.xml"
+  echo_servers="berth berth-base tt-echo"
+fi
 cp apps/chat/libchat.so "$home/apps-chat/chat/"
 descriptor > "$home/apps-chat/chat/jeus-web-dd.xml"
 "$bin/berth" check "$home/apps-echo" "$home/apps-chat" "$home/conf/server.xml" > /dev/null
@@ -135,6 +152,9 @@ start_server() {
   case "$name" in
     berth) BERTH_LOG=warn,berth::container=info taskset -c "$server_cpu" "$bin/berth" run \
              --conf "$home/conf/server.xml" --apps "$home/$apps" > "$log" 2>&1 & ;;
+    berth-base) BERTH_LOG=warn,berth::container=info taskset -c "$server_cpu" \
+             "$baseline/target/release/berth" run --conf "$home/conf/server.xml" \
+             --apps "$home/apps-base" > "$log" 2>&1 & ;;
     tt-echo) taskset -c "$server_cpu" "$bin/tt-echo" 127.0.0.1:0 > "$log" 2>&1 & ;;
     tt-echo-4k) taskset -c "$server_cpu" "$bin/tt-echo" 127.0.0.1:0 --buffer-size 4096 > "$log" 2>&1 & ;;
     *) echo "bench.sh: unknown server $name" >&2; exit 2 ;;
@@ -205,7 +225,7 @@ interleaved() {
 
 echo_scenario() {
   local payload=$1 name=$2
-  interleaved "$name" "berth tt-echo" echo --connections 100 --in-flight 1 \
+  interleaved "$name" "$echo_servers" echo --connections 100 --in-flight 1 \
     --payload "$payload" --binary --warmup "$warmup" --duration "$duration"
 }
 
