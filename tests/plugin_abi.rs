@@ -99,7 +99,7 @@ async fn a_plugin_of_the_next_abi_major_is_refused_naming_both_versions_and_othe
         line.contains("built against endpoint-api ABI 2.0 (endpoint-api 9.0.0)"),
         "{line}"
     );
-    assert!(line.contains("this berth speaks ABI 1.1"), "{line}");
+    assert!(line.contains("this berth speaks ABI 1.2"), "{line}");
     assert!(
         !line.contains("create callback"),
         "the major must be checked before anything past the frozen prefix: {line}"

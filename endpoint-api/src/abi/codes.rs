@@ -117,6 +117,16 @@ abi_codes! {
         INTERNAL = 7,
     }
 
+    /// The `reason` argument of `on_undeploy` (ABI 1.2): why the context goes away.
+    undeploy_reason: u32 {
+        /// The context was undeployed (its directory removed, or an administrator asked).
+        UNDEPLOY = 1,
+        /// The context is being replaced by a new version of itself.
+        REDEPLOY = 2,
+        /// The server is shutting down.
+        SHUTDOWN = 3,
+    }
+
     /// Bits of [`HandshakeRef::flags`](super::HandshakeRef::flags).
     handshake_flags: u64 {
         /// The session's user properties were restored from the session store (failover).

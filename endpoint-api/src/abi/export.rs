@@ -51,6 +51,9 @@ impl PluginApi {
             on_close: Some(on_close),
             on_error: Some(on_error),
             on_send_complete: Some(on_send_complete),
+            on_handshake: None,
+            on_deploy: None,
+            on_undeploy: None,
         }
     }
 }

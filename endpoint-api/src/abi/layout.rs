@@ -112,6 +112,9 @@ fn describe_plugin_api(out: &mut String) {
         on_close: Option<OnCloseFn>,
         on_error: Option<OnErrorFn>,
         on_send_complete: Option<OnSendCompleteFn>,
+        on_handshake: Option<OnHandshakeFn>,
+        on_deploy: Option<OnDeployFn>,
+        on_undeploy: Option<OnUndeployFn>,
     });
 }
 

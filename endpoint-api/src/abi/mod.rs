@@ -31,7 +31,8 @@
 //!
 //! # What crosses
 //! Integers, [`Status`] codes, the constants of [`message_kind`], [`send_mode`],
-//! [`log_level`], [`close_cause`], [`error_kind`] and [`handshake_flags`], borrowed byte
+//! [`log_level`], [`close_cause`], [`error_kind`], [`handshake_flags`] and
+//! [`undeploy_reason`], one JSON document (a handshake's [`verdict`]), borrowed byte
 //! slices ([`Bytes`]), arrays of them ([`BytesArray`], [`Pairs`], [`SessionIds`]), opaque
 //! pointers ([`HostCtx`], [`InstancePtr`]) and session ids. Never trait objects, `String`s or
 //! allocations freed by the other side.
@@ -90,20 +91,24 @@ mod layout;
 mod status;
 mod tables;
 mod types;
+pub mod verdict;
 mod version;
 
 #[cfg(test)]
 mod tests;
 
-pub use codes::{close_cause, error_kind, handshake_flags, log_level, message_kind, send_mode};
+pub use codes::{
+    close_cause, error_kind, handshake_flags, log_level, message_kind, send_mode, undeploy_reason,
+};
 pub use export::PluginDecl;
 pub use layout::layout_fingerprint;
 pub use status::Status;
 pub use tables::{
     AbiVersionFn, CloseFn, CreateFn, DestroyFn, EndpointSessionsFn, EntryFn, FlushFn, HostApi,
-    HostCtx, InstancePtr, LogFn, OnCloseFn, OnDataFn, OnErrorFn, OnOpenFn, OnSendCompleteFn,
-    PluginApi, PropertyGetFn, PropertyKeysFn, PropertyRemoveFn, PropertySetFn, SendFn, SendManyFn,
-    SetBatchingFn, SetIdleTimeoutFn, SizePrefixed, WriteFn, field_known, read_table,
+    HostCtx, InstancePtr, LogFn, OnCloseFn, OnDataFn, OnDeployFn, OnErrorFn, OnHandshakeFn,
+    OnOpenFn, OnSendCompleteFn, OnUndeployFn, PluginApi, PropertyGetFn, PropertyKeysFn,
+    PropertyRemoveFn, PropertySetFn, SendFn, SendManyFn, SetBatchingFn, SetIdleTimeoutFn,
+    SizePrefixed, WriteFn, field_known, read_table,
 };
 pub use types::{Bytes, BytesArray, EndpointDecl, HandshakeRef, Pair, Pairs, SessionIds};
 pub use version::{ABI_MAJOR, ABI_MINOR, ABI_VERSION, AbiVersion, SDK_VERSION, VersionMismatch};

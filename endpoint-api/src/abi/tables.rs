@@ -55,6 +55,20 @@ abi_fns! {
     OnErrorFn = unsafe extern "C" fn(instance: InstancePtr, endpoint: u32, session: u64, kind: u32, message: Bytes) -> Status;
     /// An asynchronous send finished: `status` is `OK`, `TIMEOUT`, `CLOSED`, ...
     OnSendCompleteFn = unsafe extern "C" fn(instance: InstancePtr, endpoint: u32, session: u64, token: u64, status: Status) -> Status;
+    /// Decides a handshake on endpoint `endpoint` before the host answers it (ABI 1.2), on the
+    /// context's pool. `handshake` is as for `on_open`, but belongs to no session yet (its
+    /// `subprotocol` is empty: the offers are in the headers). The plugin writes its verdict
+    /// through `write(out, chunk)` as one UTF-8 JSON document (chunks concatenated; see
+    /// [`verdict`](super::verdict)); writing nothing accepts the handshake unchanged. `OK` with
+    /// a verdict applies it; any other status (`PANICKED`, ...) makes the host answer 500.
+    OnHandshakeFn = unsafe extern "C" fn(instance: InstancePtr, endpoint: u32, handshake: *const HandshakeRef, out: *mut c_void, write: WriteFn) -> Status;
+    /// The context is deployed (ABI 1.2): called once, on the context's pool, after `create`
+    /// and before any session's callback.
+    OnDeployFn = unsafe extern "C" fn(instance: InstancePtr) -> Status;
+    /// The context goes away (ABI 1.2): called once, on the context's pool, after every
+    /// session's `on_close`, with an [`undeploy_reason`](super::undeploy_reason) code; the host
+    /// bounds the time it waits for it.
+    OnUndeployFn = unsafe extern "C" fn(instance: InstancePtr, reason: u32) -> Status;
 
     /// Logs a message for the plugin (`session` 0: not about a session).
     LogFn = unsafe extern "C" fn(ctx: HostCtx, session: u64, level: u32, message: Bytes);
@@ -124,6 +138,12 @@ pub struct PluginApi {
     pub on_error: Option<OnErrorFn>,
     /// Default: nothing.
     pub on_send_complete: Option<OnSendCompleteFn>,
+    /// Default: accept unchanged. Since ABI 1.2.
+    pub on_handshake: Option<OnHandshakeFn>,
+    /// Default: nothing. Since ABI 1.2.
+    pub on_deploy: Option<OnDeployFn>,
+    /// Default: nothing. Since ABI 1.2.
+    pub on_undeploy: Option<OnUndeployFn>,
 }
 
 /// The host's table: its services. Passed to `create`; must stay valid for the life of the

@@ -7,7 +7,7 @@ pub const ABI_MAJOR: u16 = 1;
 
 /// The ABI minor version: bumped for append-only changes (a field at the end of a table, a new
 /// code); plugins and hosts of any minor within one major work together.
-pub const ABI_MINOR: u16 = 1;
+pub const ABI_MINOR: u16 = 2;
 
 /// `ABI_MAJOR << 16 | ABI_MINOR`, what `berth_abi_version()` returns.
 pub const ABI_VERSION: u32 = AbiVersion::CURRENT.to_raw();
