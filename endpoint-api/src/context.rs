@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use crate::close::CloseReason;
 use crate::error::{HostError, SendError};
-use crate::handshake::Handshake;
 use crate::host::{Host, LogLevel, MessageKind, SendMode};
 use crate::id::{EndpointId, SendToken, SessionId};
+use crate::record::Record;
 use crate::session::Session;
 
 /// What one plugin instance (one deployed context) shares among its endpoints and sessions.
@@ -20,15 +20,8 @@ pub(crate) struct Shared {
     retired: AtomicBool,
     init_params: Vec<(String, String)>,
     next_token: AtomicU64,
-    /// The sessions between `on_open` and `on_close`, with their handshakes.
-    open: RwLock<HashMap<SessionId, OpenSession>>,
-}
-
-/// A session known to the instance.
-#[derive(Clone)]
-pub(crate) struct OpenSession {
-    pub(crate) endpoint: EndpointId,
-    pub(crate) handshake: Arc<Handshake>,
+    /// The sessions between `on_open` and `on_close`.
+    open: RwLock<HashMap<SessionId, Arc<Record>>>,
 }
 
 impl Shared {
@@ -64,13 +57,13 @@ impl Shared {
     }
 
     /// Remembers a session from `on_open` until `on_close`.
-    pub(crate) fn register(&self, id: SessionId, session: OpenSession) {
+    pub(crate) fn register(&self, id: SessionId, record: Arc<Record>) {
         let mut open = self.open.write().unwrap_or_else(PoisonError::into_inner);
-        open.insert(id, session);
+        open.insert(id, record);
     }
 
-    /// Forgets a session (at `on_close`), returning what was known.
-    pub(crate) fn unregister(&self, id: SessionId) -> Option<OpenSession> {
+    /// Forgets a session (at `on_close`), returning its record.
+    pub(crate) fn unregister(&self, id: SessionId) -> Option<Arc<Record>> {
         let mut open = self.open.write().unwrap_or_else(PoisonError::into_inner);
         let removed = open.remove(&id);
         // After a crowd has gone, its table need not stay.
@@ -80,7 +73,7 @@ impl Shared {
         removed
     }
 
-    pub(crate) fn lookup(&self, id: SessionId) -> Option<OpenSession> {
+    pub(crate) fn lookup(&self, id: SessionId) -> Option<Arc<Record>> {
         let open = self.open.read().unwrap_or_else(PoisonError::into_inner);
         open.get(&id).cloned()
     }
@@ -93,17 +86,31 @@ impl Shared {
 /// plugin share nothing (not even statics are needed: keep state in your endpoint).
 ///
 /// ```
-/// use endpoint_api::{Handshake, mock::MockHost};
+/// use endpoint_api::{Endpoint, LogLevel, PluginContext, mock::MockHost};
 ///
-/// let host = MockHost::with_init_params([("greeting", "hello")]);
+/// struct Announcer {
+///     ctx: PluginContext,
+/// }
+///
+/// impl Endpoint for Announcer {
+///     type State = ();
+/// }
+///
+/// let host = MockHost::builder()
+///     .init_param("greeting", "hello")
+///     .endpoint("/", |ctx| Announcer { ctx: ctx.clone() })
+///     .build()
+///     .unwrap();
 /// let ctx = host.context();
 /// assert_eq!(ctx.init_param("greeting"), Some("hello"));
 ///
-/// let a = host.connect(Handshake::new("/"));
-/// let b = host.connect(Handshake::new("/"));
+/// let a = host.connect("/").unwrap();
+/// let b = host.connect("/").unwrap();
 /// ctx.broadcast_text(&ctx.sessions().unwrap(), "hi all").unwrap();
 /// assert_eq!(host.sent_texts(a.id()), ["hi all"]);
 /// assert_eq!(host.sent_texts(b.id()), ["hi all"]);
+/// ctx.log(LogLevel::Info, "announced");
+/// assert_eq!(host.logs()[0].session, None);
 /// ```
 #[derive(Clone)]
 pub struct PluginContext {
@@ -148,13 +155,8 @@ impl PluginContext {
     /// A handle to an open session of this context (between its `on_open` and `on_close`),
     /// with its handshake; `None` otherwise.
     pub fn session(&self, id: SessionId) -> Option<Session> {
-        let open = self.shared.lookup(id)?;
-        Some(Session::new(
-            id,
-            open.endpoint,
-            open.handshake,
-            self.shared.clone(),
-        ))
+        let record = self.shared.lookup(id)?;
+        Some(Session::new(id, record, self.shared.clone()))
     }
 
     /// Sends one text message to many sessions: the host encodes the frame once and queues it
@@ -166,12 +168,12 @@ impl PluginContext {
 
     /// Sends one binary message to many sessions, like [`broadcast_text`](Self::broadcast_text).
     pub fn broadcast_binary(&self, sessions: &[SessionId], data: &[u8]) -> Result<(), SendError> {
-        self.shared
-            .host
-            .send_many(sessions, MessageKind::Binary, data)
+        let host = self.shared.host();
+        host.send_many(sessions, MessageKind::Binary, data)
     }
 
-    /// Logs through the host (with the context's name).
+    /// Logs through the host, with the context's name as a field (use
+    /// [`Session::log`](crate::Session::log) for what concerns one session).
     pub fn log(&self, level: LogLevel, message: &str) {
         self.shared.host().log(None, level, message);
     }

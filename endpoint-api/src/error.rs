@@ -173,13 +173,15 @@ impl fmt::Display for SessionError {
 
 impl std::error::Error for SessionError {}
 
-/// The kind of a [`SessionError`]; mapped to and from the ABI code in one place.
+/// The kind of a [`SessionError`]; mapped to and from the ABI code in one place. Most kinds
+/// come from the host; [`ErrorKind::Decode`] comes from the SDK itself and has no ABI code.
 ///
 /// ```
 /// use endpoint_api::ErrorKind;
 ///
-/// assert_eq!(ErrorKind::from_raw(ErrorKind::Io.to_raw()), ErrorKind::Io);
+/// assert_eq!(ErrorKind::Io.to_raw().map(ErrorKind::from_raw), Some(ErrorKind::Io));
 /// assert_eq!(ErrorKind::from_raw(999), ErrorKind::Other(999));
+/// assert_eq!(ErrorKind::Decode.to_raw(), None);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -198,14 +200,20 @@ pub enum ErrorKind {
     EndpointPanic,
     /// The host failed internally.
     Internal,
+    /// An incoming message did not decode into the type the endpoint asked for
+    /// ([`Text::json`](crate::Text::json), [`Text::parsed`](crate::Text::parsed),
+    /// [`Binary::json`](crate::Binary::json)). The session stays open; reported by the SDK
+    /// right after the callback that tried.
+    Decode,
     /// A code this SDK does not know (from a newer host).
     Other(u32),
 }
 
 impl ErrorKind {
-    /// The ABI code ([`abi::error_kind`](crate::abi::error_kind)).
-    pub const fn to_raw(self) -> u32 {
-        match self {
+    /// The ABI code ([`abi::error_kind`](crate::abi::error_kind)); `None` for
+    /// [`ErrorKind::Decode`], which never crosses the boundary.
+    pub const fn to_raw(self) -> Option<u32> {
+        let raw = match self {
             ErrorKind::Protocol => error_kind::PROTOCOL,
             ErrorKind::MessageTooBig => error_kind::MESSAGE_TOO_BIG,
             ErrorKind::InvalidUtf8 => error_kind::INVALID_UTF8,
@@ -213,8 +221,10 @@ impl ErrorKind {
             ErrorKind::SendFailed => error_kind::SEND_FAILED,
             ErrorKind::EndpointPanic => error_kind::ENDPOINT_PANIC,
             ErrorKind::Internal => error_kind::INTERNAL,
+            ErrorKind::Decode => return None,
             ErrorKind::Other(raw) => raw,
-        }
+        };
+        Some(raw)
     }
 
     /// From the ABI code; unknown codes become [`ErrorKind::Other`].
@@ -242,6 +252,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::SendFailed => f.write_str("send failed"),
             ErrorKind::EndpointPanic => f.write_str("endpoint panicked"),
             ErrorKind::Internal => f.write_str("internal error"),
+            ErrorKind::Decode => f.write_str("message does not decode"),
             ErrorKind::Other(raw) => write!(f, "error kind {raw}"),
         }
     }

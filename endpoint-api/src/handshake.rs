@@ -1,11 +1,16 @@
-//! [`Handshake`]: the opening HTTP request of a session, copied out of the host at `on_open`.
+//! [`Handshake`]: the opening HTTP request of a session, copied out of the host.
 
 /// What the client sent to open the session: path, query, path parameters, headers, the
 /// negotiated subprotocol and the client's address.
 ///
-/// The SDK copies it at `on_open` and keeps it with the session until `on_close`, so
-/// [`Session`](crate::Session) answers `header`, `cookie`, `query_param`, ... in every
-/// callback. Build one by hand in tests:
+/// The SDK copies it for `on_handshake` and again at `on_open`, and keeps the second copy
+/// with the session until `on_close`, so [`Session`](crate::Session) answers `header`,
+/// `cookie`, `query_param`, ... in every callback.
+///
+/// One rule for every accessor: it borrows, `Option<&str>`; what needs decoding (the query's
+/// parameters: `%XX` and `+`) is decoded once, when the handshake is copied, not at each
+/// lookup. Path parameters arrive decoded from the host; header and cookie values are as
+/// sent. Build one by hand in tests (or let [`MockHost`](crate::mock::MockHost) do it):
 ///
 /// ```
 /// use endpoint_api::Handshake;
@@ -16,8 +21,8 @@
 ///     .with_header("Cookie", "theme=dark; JSESSIONID=abc.node1")
 ///     .with_subprotocol("chat.v1")
 ///     .with_remote_addr("192.0.2.7:51000");
-/// assert_eq!(hs.query_param("name").as_deref(), Some("Jürgen"));
-/// assert_eq!(hs.query_param("x").as_deref(), Some(""));
+/// assert_eq!(hs.query_param("name"), Some("Jürgen"));
+/// assert_eq!(hs.query_param("x"), Some(""));
 /// assert_eq!(hs.path_param("room"), Some("lobby"));
 /// assert_eq!(hs.header("cookie"), Some("theme=dark; JSESSIONID=abc.node1"));
 /// assert_eq!(hs.cookie("JSESSIONID"), Some("abc.node1"));
@@ -27,6 +32,8 @@
 pub struct Handshake {
     path: String,
     query: String,
+    /// The query's parameters, decoded when the query was set.
+    query_params: Vec<(String, String)>,
     path_params: Vec<(String, String)>,
     headers: Vec<(String, String)>,
     subprotocol: Option<String>,
@@ -43,9 +50,10 @@ impl Handshake {
         }
     }
 
-    /// With this raw query string (without `?`).
+    /// With this raw query string (without `?`); its parameters are decoded now.
     pub fn with_query(mut self, query: impl Into<String>) -> Handshake {
         self.query = query.into();
+        self.query_params = decode_query(&self.query);
         self
     }
 
@@ -66,6 +74,13 @@ impl Handshake {
     /// With one more header.
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The same request before the host matched it: no path parameters, no subprotocol.
+    pub(crate) fn without_negotiation(mut self) -> Handshake {
+        self.path_params.clear();
+        self.subprotocol = None;
         self
     }
 
@@ -97,15 +112,15 @@ impl Handshake {
         &self.query
     }
 
-    /// The first query parameter called `name`, percent- and `+`-decoded; `Some("")` for a
-    /// bare `name` or `name=`.
-    pub fn query_param(&self, name: &str) -> Option<String> {
-        self.query
-            .split('&')
-            .filter(|part| !part.is_empty())
-            .map(|part| part.split_once('=').unwrap_or((part, "")))
-            .find(|(key, _)| decode_component(key) == name)
-            .map(|(_, value)| decode_component(value))
+    /// The first query parameter called `name` (compared decoded), percent- and
+    /// `+`-decoded; `Some("")` for a bare `name` or `name=`.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        find(&self.query_params, |key| key == name)
+    }
+
+    /// Every query parameter, decoded, in order (duplicates kept).
+    pub fn query_params(&self) -> &[(String, String)] {
+        &self.query_params
     }
 
     /// A path parameter of the endpoint's template (`{room}` → `"room"`), decoded.
@@ -146,9 +161,27 @@ impl Handshake {
             .map(|(_, value)| value.trim().trim_matches('"'))
     }
 
-    /// The negotiated subprotocol, if any.
+    /// The negotiated subprotocol, if any (always `None` in `on_handshake`: nothing is
+    /// negotiated yet).
     pub fn subprotocol(&self) -> Option<&str> {
         self.subprotocol.as_deref()
+    }
+
+    /// The subprotocols the client offered (`Sec-WebSocket-Protocol`), in its order.
+    ///
+    /// ```
+    /// use endpoint_api::Handshake;
+    ///
+    /// let hs = Handshake::new("/")
+    ///     .with_header("Sec-WebSocket-Protocol", "chat.v2, chat.v1")
+    ///     .with_header("sec-websocket-protocol", "json");
+    /// assert_eq!(hs.offered_subprotocols().collect::<Vec<_>>(), ["chat.v2", "chat.v1", "json"]);
+    /// ```
+    pub fn offered_subprotocols(&self) -> impl Iterator<Item = &str> + '_ {
+        self.header_values("sec-websocket-protocol")
+            .flat_map(|value| value.split(','))
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
     }
 
     /// The client's address (`ip:port`, or `ip` when no port is known), as the host
@@ -165,6 +198,16 @@ impl Handshake {
     }
 }
 
+/// The parameters of an `application/x-www-form-urlencoded` query, decoded.
+fn decode_query(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|part| !part.is_empty())
+        .map(|part| part.split_once('=').unwrap_or((part, "")))
+        .map(|(key, value)| (decode_component(key), decode_component(value)))
+        .collect()
+}
+
 fn find(pairs: &[(String, String)], wanted: impl Fn(&str) -> bool) -> Option<&str> {
     pairs
         .iter()
@@ -175,6 +218,15 @@ fn find(pairs: &[(String, String)], wanted: impl Fn(&str) -> bool) -> Option<&st
 /// Decodes one `application/x-www-form-urlencoded` component: `+` is a space, `%XX` a byte;
 /// malformed escapes stay as they are; invalid UTF-8 becomes U+FFFD.
 fn decode_component(text: &str) -> String {
+    decode(text, true)
+}
+
+/// Decodes `%XX` escapes of a path segment (`+` stays), as the host's router does.
+pub(crate) fn percent_decode(text: &str) -> String {
+    decode(text, false)
+}
+
+fn decode(text: &str, plus_is_space: bool) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -189,7 +241,7 @@ fn decode_component(text: &str) -> String {
                 i += 3;
                 continue;
             }
-            (None, b'+') => out.push(b' '),
+            (None, b'+') if plus_is_space => out.push(b' '),
             (None, byte) => out.push(byte),
         }
         i += 1;
@@ -217,10 +269,13 @@ mod tests {
     #[test]
     fn query_params_first_match_wins() {
         let hs = Handshake::new("/").with_query("a=1&a=2&b&&c=x%3Dy");
-        assert_eq!(hs.query_param("a").as_deref(), Some("1"));
-        assert_eq!(hs.query_param("b").as_deref(), Some(""));
-        assert_eq!(hs.query_param("c").as_deref(), Some("x=y"));
+        assert_eq!(hs.query_param("a"), Some("1"));
+        assert_eq!(hs.query_param("b"), Some(""));
+        assert_eq!(hs.query_param("c"), Some("x=y"));
         assert_eq!(hs.query_param("d"), None);
+        assert_eq!(hs.query_params().len(), 4);
+        let encoded_key = Handshake::new("/").with_query("n%61me=x+y");
+        assert_eq!(encoded_key.query_param("name"), Some("x y"));
     }
 
     #[test]

@@ -11,50 +11,55 @@ use crate::close::CloseReason;
 use crate::context::{PluginContext, Shared};
 use crate::error::{HostError, PropertyError, SendError};
 use crate::handshake::Handshake;
-use crate::host::{MessageKind, SendMode};
+use crate::host::{LogLevel, MessageKind, SendMode};
 use crate::id::{EndpointId, SendToken, SessionId};
+use crate::record::{Completion, Record};
 
 /// One WebSocket connection, as an endpoint sees it in a callback.
 ///
-/// Cheap to clone. The handshake is readable in every callback until `on_close` returns;
-/// everything else goes to the host, keyed by the session's id. Once the session has ended,
-/// host calls fail with [`HostError::NoSuchSession`] (ids are never reused), so a kept
+/// Cheap to clone. The handshake is readable until `on_close` returns, and from clones kept
+/// longer; everything else goes to the host, keyed by the session's id. Once the session has
+/// ended, host calls fail with [`HostError::NoSuchSession`] (ids are never reused), so a kept
 /// `Session` can do no harm.
 ///
+/// Handshake data follows one rule: accessors borrow (`Option<&str>`), and what needs
+/// decoding (query parameters) was decoded once, when the SDK copied the handshake.
+///
 /// ```
-/// use endpoint_api::{Handshake, mock::MockHost};
+/// use endpoint_api::{Endpoint, LogLevel, Session, Text};
+/// use endpoint_api::mock::MockHost;
 ///
-/// let host = MockHost::new();
-/// let session = host.connect(Handshake::new("/rooms/lobby").with_path_param("room", "lobby"));
-/// assert_eq!(session.path_param("room"), Some("lobby"));
+/// struct Rooms;
 ///
-/// session.set("nick", &"ada").unwrap();
-/// assert_eq!(session.get::<String>("nick").unwrap().as_deref(), Some("ada"));
+/// impl Endpoint for Rooms {
+///     type State = ();
 ///
-/// session.send_text("welcome").unwrap();
-/// assert_eq!(host.sent_texts(session.id()), ["welcome"]);
+///     fn on_text(&self, session: &Session, _: &mut (), text: Text<'_>) {
+///         let room = session.path_param("room").unwrap_or("?");
+///         let nick = session.query_param("nick").unwrap_or("guest");
+///         session.set("last", &text.as_str()).unwrap();
+///         session.log(LogLevel::Debug, &format!("{nick} wrote in {room}"));
+///         let _ = session.send_text(&format!("{nick}@{room}: {text}"));
+///     }
+/// }
+///
+/// let host = MockHost::builder().endpoint("/rooms/{room}", |_| Rooms).build().unwrap();
+/// let session = host.connect("/rooms/lobby?nick=ada").unwrap();
+/// assert!(session.is_open());
+/// host.text(&session, "hi");
+/// assert_eq!(host.sent_texts(session.id()), ["ada@lobby: hi"]);
+/// assert_eq!(session.get::<String>("last").unwrap().as_deref(), Some("hi"));
 /// ```
 #[derive(Clone)]
 pub struct Session {
     id: SessionId,
-    endpoint: EndpointId,
-    handshake: Arc<Handshake>,
+    record: Arc<Record>,
     shared: Arc<Shared>,
 }
 
 impl Session {
-    pub(crate) fn new(
-        id: SessionId,
-        endpoint: EndpointId,
-        handshake: Arc<Handshake>,
-        shared: Arc<Shared>,
-    ) -> Session {
-        Session {
-            id,
-            endpoint,
-            handshake,
-            shared,
-        }
+    pub(crate) fn new(id: SessionId, record: Arc<Record>, shared: Arc<Shared>) -> Session {
+        Session { id, record, shared }
     }
 
     /// The session's id (unique in the container, never reused).
@@ -64,52 +69,66 @@ impl Session {
 
     /// The endpoint the session belongs to.
     pub fn endpoint(&self) -> EndpointId {
-        self.endpoint
+        self.record.endpoint
     }
 
     /// The context, for broadcasts and other sessions.
     pub fn context(&self) -> PluginContext {
-        PluginContext::new(self.shared.clone(), self.endpoint)
+        PluginContext::new(self.shared.clone(), self.record.endpoint)
+    }
+
+    /// Whether the session is open as far as the endpoint knows: from the start of its
+    /// `on_open` (if that accepts it) until the endpoint [`close`](Self::close)s it or its
+    /// `on_close` runs. A peer's close or a lost connection is learnt from `on_close`
+    /// (until then a send may fail with [`HostError::Closed`]); after `on_close`, and for
+    /// a session `on_open` refused, this is `false`.
+    pub fn is_open(&self) -> bool {
+        self.record.is_open()
     }
 
     /// The opening handshake.
     pub fn handshake(&self) -> &Handshake {
-        &self.handshake
+        &self.record.handshake
     }
 
     /// A path parameter of the endpoint's template (see [`Handshake::path_param`]).
     pub fn path_param(&self, name: &str) -> Option<&str> {
-        self.handshake.path_param(name)
+        self.handshake().path_param(name)
     }
 
     /// The raw query string (see [`Handshake::query`]).
     pub fn query(&self) -> &str {
-        self.handshake.query()
+        self.handshake().query()
     }
 
     /// A decoded query parameter (see [`Handshake::query_param`]).
-    pub fn query_param(&self, name: &str) -> Option<String> {
-        self.handshake.query_param(name)
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.handshake().query_param(name)
     }
 
     /// A request header, case-insensitive (see [`Handshake::header`]).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.handshake.header(name)
+        self.handshake().header(name)
     }
 
     /// A cookie from the handshake (see [`Handshake::cookie`]).
     pub fn cookie(&self, name: &str) -> Option<&str> {
-        self.handshake.cookie(name)
+        self.handshake().cookie(name)
     }
 
     /// The negotiated subprotocol.
     pub fn subprotocol(&self) -> Option<&str> {
-        self.handshake.subprotocol()
+        self.handshake().subprotocol()
     }
 
     /// The client's address (see [`Handshake::remote_addr`]).
     pub fn remote_addr(&self) -> Option<&str> {
-        self.handshake.remote_addr()
+        self.handshake().remote_addr()
+    }
+
+    /// Logs through the host with the context and this session's id as fields.
+    pub fn log(&self, level: LogLevel, message: &str) {
+        self.shared.host().log(Some(self.id), level, message);
     }
 
     /// A user property, deserialized from its stored JSON; `Ok(None)` when absent.
@@ -162,15 +181,67 @@ impl Session {
         self.send(MessageKind::Binary, data, SendMode::Blocking)
     }
 
-    /// Queues a text message and returns at once. Unless this returns an error, exactly one
-    /// [`Endpoint::on_send_complete`](crate::Endpoint::on_send_complete) with the returned
-    /// token follows (success, error, or timeout after the async send timeout).
-    pub fn send_text_async(&self, text: &str) -> Result<SendToken, SendError> {
-        self.send_async(MessageKind::Text, text.as_bytes())
+    /// Queues a text message and returns at once; `done` runs once, on the context's pool,
+    /// when the send completed (`Ok`), failed, or timed out after the async send timeout —
+    /// always before the session's `on_close`. When this returns an error, nothing was
+    /// queued and `done` is dropped without running. The token names the send (see
+    /// [`MockHost::complete`](crate::mock::MockHost::complete)).
+    ///
+    /// ```
+    /// use endpoint_api::{Endpoint, LogLevel, Session, Text};
+    /// use endpoint_api::mock::MockHost;
+    ///
+    /// struct Relay;
+    ///
+    /// impl Endpoint for Relay {
+    ///     type State = ();
+    ///
+    ///     fn on_text(&self, session: &Session, _: &mut (), text: Text<'_>) {
+    ///         let sent = session.send_text_async(&text, |session, result| {
+    ///             if let Err(error) = result {
+    ///                 session.log(LogLevel::Warn, &format!("relay failed: {error}"));
+    ///             }
+    ///         });
+    ///         if sent.is_err() {
+    ///             session.log(LogLevel::Warn, "relay refused");
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let host = MockHost::builder().endpoint("/", |_| Relay).build().unwrap();
+    /// let session = host.connect("/").unwrap();
+    /// host.text(&session, "hello");
+    /// assert_eq!(host.complete_all(&session, Err(endpoint_api::HostError::Timeout)), 1);
+    /// assert!(host.logs()[0].message.contains("relay failed: the send timed out"));
+    /// ```
+    pub fn send_text_async(
+        &self,
+        text: &str,
+        done: impl FnOnce(&Session, Result<(), SendError>) + Send + 'static,
+    ) -> Result<SendToken, SendError> {
+        self.send_async_then(MessageKind::Text, text.as_bytes(), Box::new(done))
     }
 
     /// Queues a binary message, like [`send_text_async`](Self::send_text_async).
-    pub fn send_binary_async(&self, data: &[u8]) -> Result<SendToken, SendError> {
+    pub fn send_binary_async(
+        &self,
+        data: &[u8],
+        done: impl FnOnce(&Session, Result<(), SendError>) + Send + 'static,
+    ) -> Result<SendToken, SendError> {
+        self.send_async_then(MessageKind::Binary, data, Box::new(done))
+    }
+
+    /// Queues a text message and returns at once. Unless this returns an error, exactly one
+    /// [`Endpoint::on_send_complete`](crate::Endpoint::on_send_complete) with the returned
+    /// token follows (with the session's state; success, error, or timeout after the async
+    /// send timeout). Prefer [`send_text_async`](Self::send_text_async) unless the
+    /// completion needs the state.
+    pub fn send_text_async_token(&self, text: &str) -> Result<SendToken, SendError> {
+        self.send_async(MessageKind::Text, text.as_bytes())
+    }
+
+    /// Queues a binary message, like [`send_text_async_token`](Self::send_text_async_token).
+    pub fn send_binary_async_token(&self, data: &[u8]) -> Result<SendToken, SendError> {
         self.send_async(MessageKind::Binary, data)
     }
 
@@ -195,10 +266,32 @@ impl Session {
         Ok(token)
     }
 
+    /// Keeps `done` first: from another thread, the completion may come before the host's
+    /// `send` returns.
+    fn send_async_then(
+        &self,
+        kind: MessageKind,
+        data: &[u8],
+        done: Completion,
+    ) -> Result<SendToken, SendError> {
+        let token = self.shared.next_token();
+        self.record.await_completion(token, done)?;
+        match self.send(kind, data, SendMode::Async(token)) {
+            Ok(()) => Ok(token),
+            Err(error) => {
+                drop(self.record.take_completion(token));
+                Err(error)
+            }
+        }
+    }
+
     /// Starts closing the session; `on_close` follows (cause
-    /// [`EndpointClose`](crate::CloseCause::EndpointClose)).
+    /// [`EndpointClose`](crate::CloseCause::EndpointClose)), and [`is_open`](Self::is_open)
+    /// is `false` from now on.
     pub fn close(&self, reason: CloseReason) -> Result<(), HostError> {
-        self.shared.host().close(self.id, &reason)
+        self.shared.host().close(self.id, &reason)?;
+        self.record.closing();
+        Ok(())
     }
 
     /// Overrides the context's idle timeout for this session; `None` means never.
@@ -222,8 +315,9 @@ impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
             .field("id", &self.id)
-            .field("endpoint", &self.endpoint)
-            .field("path", &self.handshake.path())
+            .field("endpoint", &self.record.endpoint)
+            .field("path", &self.handshake().path())
+            .field("phase", &self.record.phase())
             .finish_non_exhaustive()
     }
 }

@@ -1,29 +1,52 @@
-//! [`MockHost`]: a recording in-memory host for unit-testing endpoints without a server.
+//! [`MockHost`]: an in-memory host that drives a plugin's whole life without a server, and
+//! records what the plugin did.
 //!
-//! It plays one deployed context: hand [`MockHost::context`] to your endpoint's constructor,
-//! open sessions with [`MockHost::connect`], call the endpoint's callbacks yourself, then
-//! assert on what was sent, closed and stored.
+//! Deploy the plugin's declaration ([`MockHost::deploy`] with the `PLUGIN` that
+//! [`plugin!`](crate::plugin) generates, or single endpoints with [`MockHost::builder`]),
+//! then play the host's part: [`connect`](MockHost::connect) a URL (routed by the path
+//! templates, path parameters filled, `on_handshake` then `on_open`), deliver
+//! [`text`](MockHost::text), [`binary`](MockHost::binary), [`error`](MockHost::error)s and
+//! async [completions](MockHost::complete), end sessions with any
+//! [cause](MockHost::close), [`undeploy`](MockHost::undeploy). Callbacks run on the calling
+//! thread through the same dispatch, state handling and panic shield as in a server, and
+//! the mock reacts as Berth does:
+//!
+//! - a refused handshake comes back as the [`Refuse`](crate::Refuse) (404 when no template
+//!   matches, 500 when `on_handshake` panicked);
+//! - a session the endpoint closes (or `on_open` refuses) gets its `on_close` right after
+//!   that callback, with cause [`EndpointClose`](crate::CloseCause::EndpointClose);
+//! - a panicking callback is logged (as [`logs`](MockHost::logs) shows), then `on_error`
+//!   ([`EndpointPanic`](crate::ErrorKind::EndpointPanic)) and `on_close` (1011,
+//!   [`EndpointFailure`](crate::CloseCause::EndpointFailure)) follow;
+//! - async sends stay pending until completed; those still pending when a session ends
+//!   complete with [`Closed`](crate::HostError::Closed) before its `on_close`.
 //!
 //! ```
-//! use endpoint_api::{CloseReason, Endpoint, Handshake, Session, mock::MockHost};
+//! use endpoint_api::{CloseCause, CloseReason, Endpoint, Session, Text};
+//! use endpoint_api::mock::MockHost;
 //!
 //! struct Shout;
+//!
 //! impl Endpoint for Shout {
-//!     fn on_text(&self, session: &Session, text: &str) {
+//!     type State = u32; // messages shouted
+//!
+//!     fn on_text(&self, session: &Session, count: &mut u32, text: Text<'_>) {
 //!         if text == "bye" {
-//!             let _ = session.close(CloseReason::normal().with_reason("bye!"));
+//!             let _ = session.close(CloseReason::normal().with_reason(count.to_string()));
 //!         } else {
+//!             *count += 1;
 //!             let _ = session.send_text(&text.to_uppercase());
 //!         }
 //!     }
 //! }
 //!
-//! let host = MockHost::new();
-//! let session = host.connect(Handshake::new("/"));
-//! Shout.on_text(&session, "hey");
-//! Shout.on_text(&session, "bye");
+//! let host = MockHost::builder().endpoint("/", |_| Shout).build().unwrap();
+//! let session = host.connect("/").unwrap();
+//! host.text(&session, "hey");
+//! host.text(&session, "bye");
 //! assert_eq!(host.sent_texts(session.id()), ["HEY"]);
-//! assert_eq!(host.closed_with(session.id()).map(|r| r.code()), Some(1000));
+//! let closed = host.close_info(session.id()).unwrap();
+//! assert_eq!((closed.code, closed.reason.as_str(), closed.cause), (1000, "1", CloseCause::EndpointClose));
 //! assert!(session.send_text("late").is_err());
 //! ```
 
@@ -33,17 +56,22 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::close::CloseReason;
-use crate::context::{OpenSession, PluginContext, Shared};
+use crate::close::{CloseInfo, CloseReason};
+use crate::context::PluginContext;
+use crate::dispatch::{Dispatch, boxed};
+use crate::endpoint::Endpoint;
 use crate::error::SendError;
-use crate::handshake::Handshake;
-use crate::host::LogLevel;
+use crate::host::{Host, LogLevel};
 use crate::id::{EndpointId, SendToken, SessionId};
-use crate::session::Session;
+use crate::instance::Instance;
+use crate::plugin::Plugin;
 
+mod drive;
 mod recorder;
+mod router;
 
 use recorder::{MockSession, Recorder};
+use router::Routes;
 
 /// A message the endpoint sent, as recorded by [`MockHost`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,71 +98,150 @@ pub struct SentFrame {
     pub token: Option<SendToken>,
 }
 
-/// A recording host for one context. Cheap to clone (clones share the recording).
+/// One line the plugin (or the SDK on its behalf) logged through the host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Logged {
+    /// The session it concerns (`None`: the context).
+    pub session: Option<SessionId>,
+    /// Its level.
+    pub level: LogLevel,
+    /// The text.
+    pub message: String,
+}
+
+/// Why a mock deployment failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MockError {
+    /// An endpoint factory panicked; the panic as the SDK logged it.
+    FactoryPanicked(String),
+}
+
+impl fmt::Display for MockError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MockError::FactoryPanicked(line) => write!(f, "the deployment failed: {line}"),
+        }
+    }
+}
+
+impl std::error::Error for MockError {}
+
+/// Builds the endpoint of a [`MockHost::builder`].
+type Build = Box<dyn FnOnce(&PluginContext) -> Box<dyn Dispatch>>;
+
+/// What a [`MockHost`] deploys: init-params and endpoints ([`MockHost::builder`]).
+#[must_use]
+pub struct MockBuilder {
+    init_params: Vec<(String, String)>,
+    routes: Routes,
+    factories: Vec<Build>,
+}
+
+impl MockBuilder {
+    /// With one more descriptor `init-param`.
+    pub fn init_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.init_params.push((name.into(), value.into()));
+        self
+    }
+
+    /// With every endpoint a plugin declares (the `PLUGIN` that [`plugin!`](crate::plugin)
+    /// generates), after those added so far.
+    pub fn plugin(mut self, plugin: &Plugin) -> Self {
+        for declared in plugin.endpoints() {
+            self.routes
+                .add(declared.template(), declared.subprotocols());
+            let factory = declared.factory();
+            self.factories.push(Box::new(factory));
+        }
+        self
+    }
+
+    /// With one endpoint at `template` (relative to the context, `{name}` for parameters),
+    /// built by `factory` when the mock deploys, as `plugin!` would.
+    pub fn endpoint<E, F>(self, template: &str, factory: F) -> Self
+    where
+        E: Endpoint,
+        F: FnOnce(&PluginContext) -> E + 'static,
+    {
+        self.endpoint_with_subprotocols(template, &[], factory)
+    }
+
+    /// Like [`endpoint`](Self::endpoint), accepting these subprotocols in preference order.
+    pub fn endpoint_with_subprotocols<E, F>(
+        mut self,
+        template: &str,
+        subprotocols: &[&str],
+        factory: F,
+    ) -> Self
+    where
+        E: Endpoint,
+        F: FnOnce(&PluginContext) -> E + 'static,
+    {
+        self.routes.add(template, subprotocols);
+        self.factories.push(Box::new(|ctx| boxed(ctx, factory)));
+        self
+    }
+
+    /// Deploys: builds every endpoint (a panic fails the deployment), then runs each
+    /// endpoint's `on_deploy`.
+    pub fn build(self) -> Result<MockHost, MockError> {
+        let recorder = Arc::new(Recorder::default());
+        let host: Arc<dyn Host> = recorder.clone();
+        let Some(instance) = Instance::create(host, self.init_params, self.factories) else {
+            let logs = recorder.lock().logs.clone();
+            let line = logs.last().map(|l| l.message.clone()).unwrap_or_default();
+            return Err(MockError::FactoryPanicked(line));
+        };
+        instance.deploy();
+        Ok(MockHost {
+            recorder,
+            instance: Arc::new(instance),
+            routes: Arc::new(self.routes),
+        })
+    }
+}
+
+impl fmt::Debug for MockBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MockBuilder")
+            .field("init_params", &self.init_params)
+            .field("routes", &self.routes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A host for one deployed context, in memory. Cheap to clone (clones share everything).
 #[derive(Clone)]
 pub struct MockHost {
     recorder: Arc<Recorder>,
-    shared: Arc<Shared>,
+    instance: Arc<Instance>,
+    routes: Arc<Routes>,
 }
 
 impl MockHost {
-    /// A host with no init-params.
-    pub fn new() -> MockHost {
-        MockHost::with_init_params(Vec::<(String, String)>::new())
+    /// Deploys a plugin's declaration with no init-params.
+    pub fn deploy(plugin: &Plugin) -> Result<MockHost, MockError> {
+        MockHost::builder().plugin(plugin).build()
     }
 
-    /// A host whose context has these init-params.
-    pub fn with_init_params<K, V>(params: impl IntoIterator<Item = (K, V)>) -> MockHost
-    where
-        K: Into<String>,
-        V: Into<String>,
-    {
-        let params = params
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
-        let recorder = Arc::new(Recorder::default());
-        let shared = Shared::new(recorder.clone(), params);
-        MockHost { recorder, shared }
+    /// A deployment to describe: init-params, a plugin's declaration, single endpoints.
+    pub fn builder() -> MockBuilder {
+        MockBuilder {
+            init_params: Vec::new(),
+            routes: Routes::default(),
+            factories: Vec::new(),
+        }
     }
 
-    /// The context as endpoint 0's factory would get it.
+    /// The context as endpoint 0's factory got it.
     pub fn context(&self) -> PluginContext {
         self.context_for(EndpointId::new(0))
     }
 
-    /// The context as another endpoint's factory would get it.
+    /// The context as another endpoint's factory got it.
     pub fn context_for(&self, endpoint: EndpointId) -> PluginContext {
-        PluginContext::new(self.shared.clone(), endpoint)
-    }
-
-    /// Opens a session on endpoint 0 (call the endpoint's `on_open` yourself).
-    pub fn connect(&self, handshake: Handshake) -> Session {
-        self.connect_to(EndpointId::new(0), handshake)
-    }
-
-    /// Opens a session on the given endpoint.
-    pub fn connect_to(&self, endpoint: EndpointId, handshake: Handshake) -> Session {
-        let id = {
-            let mut state = self.recorder.lock();
-            state.last_id += 1;
-            let id = SessionId::from_raw(state.last_id);
-            state.sessions.insert(id, MockSession::new(endpoint));
-            id
-        };
-        let handshake = Arc::new(handshake);
-        let open = OpenSession {
-            endpoint,
-            handshake: handshake.clone(),
-        };
-        self.shared.register(id, open);
-        Session::new(id, endpoint, handshake, self.shared.clone())
-    }
-
-    /// Ends a session as the host does after `on_close`: from now on its id is stale.
-    pub fn disconnect(&self, session: SessionId) {
-        self.shared.unregister(session);
-        self.recorder.lock().sessions.remove(&session);
+        PluginContext::new(self.instance.shared().clone(), endpoint)
     }
 
     /// Makes every following send fail with `error` (`None`: succeed again).
@@ -172,6 +279,17 @@ impl MockHost {
         self.with_session(session, |s| s.closed_with.clone())?
     }
 
+    /// What the session's `on_close` got, once it ran.
+    pub fn close_info(&self, session: SessionId) -> Option<CloseInfo> {
+        self.with_session(session, |s| s.ended.clone())?
+    }
+
+    /// The extra headers of the session's 101 answer (from `on_handshake`'s `Accept`).
+    pub fn response_headers(&self, session: SessionId) -> Vec<(String, String)> {
+        let headers = self.with_session(session, |s| s.response_headers.clone());
+        headers.unwrap_or_default()
+    }
+
     /// A stored user property as JSON.
     pub fn property(&self, session: SessionId, key: &str) -> Option<serde_json::Value> {
         let json = self.with_session(session, |s| s.properties.get(key).cloned())??;
@@ -199,8 +317,14 @@ impl MockHost {
         self.with_session(session, |s| s.flushes).unwrap_or(0)
     }
 
+    /// The async sends of a session that are not completed yet, in order.
+    pub fn pending_sends(&self, session: SessionId) -> Vec<SendToken> {
+        let pending = self.with_session(session, |s| s.pending.clone());
+        pending.unwrap_or_default()
+    }
+
     /// Everything logged, in order.
-    pub fn logs(&self) -> Vec<(LogLevel, String)> {
+    pub fn logs(&self) -> Vec<Logged> {
         self.recorder.lock().logs.clone()
     }
 
@@ -209,18 +333,13 @@ impl MockHost {
     }
 }
 
-impl Default for MockHost {
-    fn default() -> MockHost {
-        MockHost::new()
-    }
-}
-
 impl fmt::Debug for MockHost {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.recorder.lock();
         f.debug_struct("MockHost")
             .field("sessions", &state.sessions.len())
-            .field("frames", &state.frames)
+            .field("frames", &state.frames.len())
+            .field("routes", &self.routes)
             .finish_non_exhaustive()
     }
 }

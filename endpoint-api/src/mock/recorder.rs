@@ -1,14 +1,15 @@
-//! The recording state behind [`MockHost`](super::MockHost) and its [`Host`] implementation.
+//! The recording state behind [`MockHost`](super::MockHost) and its [`Host`] implementation:
+//! what a host would do with each service call, kept for the test to read.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use super::{Sent, SentFrame};
-use crate::close::CloseReason;
+use super::{Logged, Sent, SentFrame};
+use crate::close::{CloseInfo, CloseReason};
 use crate::error::{HostError, SendError};
 use crate::host::{Host, LogLevel, MessageKind, SendMode};
-use crate::id::{EndpointId, SessionId};
+use crate::id::{EndpointId, SendToken, SessionId};
 
 #[derive(Default)]
 pub(super) struct Recorder {
@@ -20,17 +21,25 @@ pub(super) struct State {
     pub(super) last_id: u64,
     pub(super) sessions: HashMap<SessionId, MockSession>,
     pub(super) frames: Vec<SentFrame>,
-    pub(super) logs: Vec<(LogLevel, String)>,
+    pub(super) logs: Vec<Logged>,
     pub(super) fail_sends: Option<SendError>,
 }
 
 pub(super) struct MockSession {
     pub(super) endpoint: EndpointId,
+    /// The close the endpoint asked for (the first one).
     pub(super) closed_with: Option<CloseReason>,
+    /// Set when the host itself is closing the session (after a panic).
+    pub(super) host_closing: bool,
+    /// What `on_close` got; set once it ran (the session's id is stale from then on).
+    pub(super) ended: Option<CloseInfo>,
     pub(super) properties: BTreeMap<String, String>,
+    pub(super) response_headers: Vec<(String, String)>,
     pub(super) idle_timeout: Option<Option<Duration>>,
     pub(super) batching: Option<bool>,
     pub(super) flushes: usize,
+    /// Async sends accepted and not completed yet, in order.
+    pub(super) pending: Vec<SendToken>,
 }
 
 impl MockSession {
@@ -38,11 +47,20 @@ impl MockSession {
         MockSession {
             endpoint,
             closed_with: None,
+            host_closing: false,
+            ended: None,
             properties: BTreeMap::new(),
+            response_headers: Vec::new(),
             idle_timeout: None,
             batching: None,
             flushes: 0,
+            pending: Vec::new(),
         }
+    }
+
+    /// Whether the session takes no more sends.
+    fn is_closing(&self) -> bool {
+        self.closed_with.is_some() || self.host_closing
     }
 }
 
@@ -51,18 +69,15 @@ impl Recorder {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Runs `f` on an existing session (`NoSuchSession` otherwise).
-    fn session<R>(
+    /// Runs `f` on a session that has not ended (`NoSuchSession` otherwise).
+    fn live<R>(
         &self,
         id: SessionId,
         f: impl FnOnce(&mut MockSession) -> Result<R, HostError>,
     ) -> Result<R, HostError> {
         let mut state = self.lock();
-        state
-            .sessions
-            .get_mut(&id)
-            .ok_or(HostError::NoSuchSession)
-            .and_then(f)
+        let session = state.sessions.get_mut(&id).filter(|s| s.ended.is_none());
+        session.ok_or(HostError::NoSuchSession).and_then(f)
     }
 }
 
@@ -96,14 +111,16 @@ impl Host for Recorder {
         if let Some(error) = state.fail_sends.clone() {
             return Err(error);
         }
-        let session = state.sessions.get(&id).ok_or(HostError::NoSuchSession)?;
-        if session.closed_with.is_some() {
+        let session = state.sessions.get_mut(&id).filter(|s| s.ended.is_none());
+        let session = session.ok_or(HostError::NoSuchSession)?;
+        if session.is_closing() {
             return Err(HostError::Closed);
         }
         let token = match mode {
             SendMode::Blocking => None,
             SendMode::Async(token) => Some(token),
         };
+        session.pending.extend(token);
         state.frames.push(SentFrame {
             session: id,
             message,
@@ -121,10 +138,8 @@ impl Host for Recorder {
         let message = message(kind, data)?;
         let mut state = self.lock();
         let live = |id: &&SessionId| {
-            state
-                .sessions
-                .get(id)
-                .is_some_and(|s| s.closed_with.is_none())
+            let session = state.sessions.get(id);
+            session.is_some_and(|s| s.ended.is_none() && !s.is_closing())
         };
         let recipients: Vec<SessionId> = ids.iter().filter(live).copied().collect();
         for session in recipients {
@@ -139,64 +154,71 @@ impl Host for Recorder {
     }
 
     fn close(&self, id: SessionId, reason: &CloseReason) -> Result<(), HostError> {
-        self.session(id, |s| {
+        self.live(id, |s| {
             s.closed_with.get_or_insert_with(|| reason.clone());
             Ok(())
         })
     }
 
     fn property_get(&self, id: SessionId, key: &str) -> Result<Option<String>, HostError> {
-        self.session(id, |s| Ok(s.properties.get(key).cloned()))
+        self.live(id, |s| Ok(s.properties.get(key).cloned()))
     }
 
     fn property_set(&self, id: SessionId, key: &str, json: &str) -> Result<(), HostError> {
-        self.session(id, |s| {
+        self.live(id, |s| {
             s.properties.insert(key.to_owned(), json.to_owned());
             Ok(())
         })
     }
 
     fn property_remove(&self, id: SessionId, key: &str) -> Result<bool, HostError> {
-        self.session(id, |s| Ok(s.properties.remove(key).is_some()))
+        self.live(id, |s| Ok(s.properties.remove(key).is_some()))
     }
 
     fn property_keys(&self, id: SessionId) -> Result<Vec<String>, HostError> {
-        self.session(id, |s| Ok(s.properties.keys().cloned().collect()))
+        self.live(id, |s| Ok(s.properties.keys().cloned().collect()))
     }
 
     fn set_idle_timeout(&self, id: SessionId, timeout: Option<Duration>) -> Result<(), HostError> {
-        self.session(id, |s| {
+        self.live(id, |s| {
             s.idle_timeout = Some(timeout);
             Ok(())
         })
     }
 
     fn set_batching(&self, id: SessionId, enabled: bool) -> Result<(), HostError> {
-        self.session(id, |s| {
+        self.live(id, |s| {
             s.batching = Some(enabled);
             Ok(())
         })
     }
 
     fn flush(&self, id: SessionId) -> Result<(), HostError> {
-        self.session(id, |s| {
+        self.live(id, |s| {
             s.flushes += 1;
             Ok(())
         })
     }
 
+    /// Like the server: from the start of `on_open` until `on_close` has run.
     fn endpoint_sessions(&self, endpoint: EndpointId) -> Result<Vec<SessionId>, HostError> {
         let state = self.lock();
         let open = state
             .sessions
             .iter()
-            .filter(|(_, s)| s.endpoint == endpoint && s.closed_with.is_none());
+            .filter(|(_, s)| s.endpoint == endpoint && s.ended.is_none());
         let mut ids: Vec<SessionId> = open.map(|(id, _)| *id).collect();
         ids.sort();
         Ok(ids)
     }
 
-    fn log(&self, _session: Option<SessionId>, level: LogLevel, message: &str) {
-        self.lock().logs.push((level, message.to_owned()));
+    fn log(&self, session: Option<SessionId>, level: LogLevel, message: &str) {
+        let message = message.to_owned();
+        let logged = Logged {
+            session,
+            level,
+            message,
+        };
+        self.lock().logs.push(logged);
     }
 }

@@ -18,6 +18,8 @@ pub(super) struct FakeHost {
     pub(super) closes: Mutex<Vec<(u64, u16, String)>>,
     pub(super) properties: Mutex<HashMap<(u64, String), String>>,
     pub(super) open: Mutex<Vec<u64>>,
+    /// The tokens of async sends.
+    pub(super) tokens: Mutex<Vec<u64>>,
 }
 
 /// The fake host behind a `host_ctx`.
@@ -40,13 +42,16 @@ unsafe extern "C" fn fake_send(
     session: u64,
     kind: u32,
     data: Bytes,
-    _mode: u32,
-    _token: u64,
+    mode: u32,
+    token: u64,
 ) -> Status {
     // SAFETY: as above.
     let (host, text) = unsafe { (fake(ctx), data.to_string_lossy()) };
     if !host.open.lock().unwrap().contains(&session) {
         return Status::NO_SUCH_SESSION;
+    }
+    if mode == send_mode::ASYNC {
+        host.tokens.lock().unwrap().push(token);
     }
     host.sends.lock().unwrap().push((session, kind, text));
     Status::OK
@@ -175,6 +180,38 @@ impl Deployed {
         (!instance.is_null()).then_some(Deployed { table, instance })
     }
 
+    /// Calls `on_handshake` for a request with `query`; the status and what was written.
+    pub(super) fn handshake(&self, endpoint: u32, query: &str) -> (Status, String) {
+        let handshake = handshake_ref("/x", query, &[], &[]);
+        let mut out = Vec::<u8>::new();
+        // SAFETY: a live instance; the handshake and `out` live for the call.
+        let status = unsafe {
+            self.table.on_handshake.unwrap()(
+                self.instance,
+                endpoint,
+                &handshake,
+                (&raw mut out).cast(),
+                collect,
+            )
+        };
+        (status, String::from_utf8(out).unwrap())
+    }
+
+    pub(super) fn deploy(&self) -> Status {
+        // SAFETY: a live instance.
+        unsafe { self.table.on_deploy.unwrap()(self.instance) }
+    }
+
+    pub(super) fn undeploy(&self, reason: u32) -> Status {
+        // SAFETY: a live instance.
+        unsafe { self.table.on_undeploy.unwrap()(self.instance, reason) }
+    }
+
+    pub(super) fn complete(&self, session: u64, token: u64, status: Status) -> Status {
+        // SAFETY: a live instance.
+        unsafe { self.table.on_send_complete.unwrap()(self.instance, 0, session, token, status) }
+    }
+
     pub(super) fn open(
         &self,
         host: &FakeHost,
@@ -192,16 +229,7 @@ impl Deployed {
             name: Bytes::from("room"),
             value: Bytes::from("lobby"),
         }];
-        let handshake = HandshakeRef {
-            size: size_of::<HandshakeRef>(),
-            path: Bytes::from("/x"),
-            query: Bytes::from(query),
-            path_params: Pairs::from_slice(&params),
-            headers: Pairs::from_slice(&headers),
-            subprotocol: Bytes::EMPTY,
-            remote_addr: Bytes::from("192.0.2.1:4000"),
-            flags: 0,
-        };
+        let handshake = handshake_ref("/x", query, &params, &headers);
         // SAFETY: a live instance; the handshake lives for the call.
         unsafe { self.table.on_open.unwrap()(self.instance, endpoint, session, &handshake) }
     }
@@ -217,6 +245,26 @@ impl Deployed {
             self.table.on_close.unwrap()(self.instance, 0, session, code, Bytes::from("bye"), cause)
         }
     }
+}
+
+/// A handshake view over borrowed parts.
+fn handshake_ref(path: &str, query: &str, params: &[Pair], headers: &[Pair]) -> HandshakeRef {
+    HandshakeRef {
+        size: size_of::<HandshakeRef>(),
+        path: Bytes::from(path),
+        query: Bytes::from(query),
+        path_params: Pairs::from_slice(params),
+        headers: Pairs::from_slice(headers),
+        subprotocol: Bytes::EMPTY,
+        remote_addr: Bytes::from("192.0.2.1:4000"),
+        flags: 0,
+    }
+}
+
+/// Appends a chunk to the `Vec<u8>` behind `out`.
+unsafe extern "C" fn collect(out: *mut c_void, chunk: Bytes) {
+    // SAFETY: `out` is the test's `Vec<u8>`, the chunk valid for the call.
+    unsafe { (*out.cast::<Vec<u8>>()).extend_from_slice(chunk.as_slice()) }
 }
 
 impl Drop for Deployed {

@@ -9,7 +9,10 @@ use std::ptr;
 use std::sync::Mutex;
 
 use super::*;
-use crate::{CloseCause, CloseInfo, CloseReason, Endpoint, Handshake, PluginContext, Session};
+use crate::{
+    Accept, CloseCause, CloseInfo, CloseReason, Endpoint, Handshake, PluginContext, Refuse,
+    Session, Text, UndeployReason,
+};
 
 mod fake;
 
@@ -28,31 +31,57 @@ impl Echo {
 }
 
 impl Endpoint for Echo {
-    fn on_open(&self, _session: &Session, handshake: &Handshake) -> Result<(), CloseReason> {
-        match handshake.query_param("reject") {
-            Some(_) => Err(CloseReason::policy_violation().with_reason("go away")),
-            None => Ok(()),
+    /// Messages seen.
+    type State = u32;
+
+    fn on_handshake(&self, handshake: &Handshake) -> Result<Accept, Refuse> {
+        match handshake.query_param("deny") {
+            Some("panic") => panic!("no decision"),
+            Some(why) => Err(Refuse::forbidden().with_header("X-Why", why).with_body(why)),
+            None => Ok(Accept::new()),
         }
     }
 
-    fn on_text(&self, session: &Session, text: &str) {
-        match text {
+    fn on_open(&self, _session: &Session, handshake: &Handshake) -> Result<u32, CloseReason> {
+        match handshake.query_param("reject") {
+            Some(_) => Err(CloseReason::policy_violation().with_reason("go away")),
+            None => Ok(0),
+        }
+    }
+
+    fn on_text(&self, session: &Session, seen: &mut u32, text: Text<'_>) {
+        *seen += 1;
+        match text.as_str() {
             "panic" => panic!("boom at {}", session.id()),
             "who" => drop(session.send_text(session.header("x-user").unwrap_or("?"))),
             "keep" => *KEPT.lock().unwrap() = Some(session.clone()),
-            _ => drop(session.send_text(text)),
+            "async" => drop(session.send_text_async("later", |s, result| {
+                s.log(crate::LogLevel::Info, &format!("async done {result:?}"));
+            })),
+            _ => drop(session.send_text(&text)),
         }
     }
 
-    fn on_close(&self, session: &Session, info: &CloseInfo) {
-        let line = format!("closed {} {} {:?}", info.code, info.reason, info.cause);
+    fn on_close(&self, session: &Session, seen: &mut u32, info: &CloseInfo) {
+        let line = format!(
+            "closed {} {} {:?} after {seen}",
+            info.code, info.reason, info.cause
+        );
         session.context().log(crate::LogLevel::Info, &line);
+    }
+
+    fn on_undeploy(&self, reason: UndeployReason) {
+        if reason == UndeployReason::Unknown(99) {
+            panic!("unknown reason");
+        }
     }
 }
 
 struct Room(PluginContext);
 
 impl Endpoint for Room {
+    type State = ();
+
     fn on_open(&self, session: &Session, _handshake: &Handshake) -> Result<(), CloseReason> {
         let room = session.path_param("room").unwrap_or_default();
         session
@@ -60,7 +89,7 @@ impl Endpoint for Room {
             .map_err(|_| CloseReason::internal_error())
     }
 
-    fn on_text(&self, session: &Session, text: &str) {
+    fn on_text(&self, session: &Session, _: &mut (), text: Text<'_>) {
         let room: String = session.get("room").ok().flatten().unwrap_or_default();
         let everyone = self.0.sessions().unwrap_or_default();
         let _ = self.0.broadcast_text(&everyone, &format!("{room}: {text}"));
@@ -146,8 +175,8 @@ fn a_panic_becomes_panicked_is_logged_and_the_plugin_keeps_working() {
     let (session, level, text) = &logs[0];
     assert_eq!((*session, *level), (3, log_level::ERROR));
     assert!(
-        text.contains("on_text") && text.contains("boom at 3"),
-        "{text}"
+        text.contains("on_text at ") && text.contains("mod.rs") && text.ends_with("boom at 3"),
+        "one structured line, with the location: {text}"
     );
     assert_eq!(plugin.text(0, 3, "still here"), Status::OK);
 }
@@ -181,8 +210,91 @@ fn on_open_refusal_closes_with_the_code_and_on_close_follows() {
     let logs = host.logs.lock().unwrap().clone();
     assert_eq!(
         logs[0].2,
-        format!("closed 1008 bye {:?}", CloseCause::EndpointClose)
+        format!("closed 1008 bye {:?} after 0", CloseCause::EndpointClose),
+        "on_close gets the default state of a refused session"
     );
+    assert_eq!(plugin.text(0, 9, "after refusal"), Status::NO_SUCH_SESSION);
+}
+
+#[test]
+fn the_state_lives_from_on_open_to_on_close() {
+    let host = FakeHost::default();
+    let api = host_api(size_of::<HostApi>());
+    let plugin = Deployed::new(&host, &api, &[]).unwrap();
+    plugin.open(&host, 0, 12, "", ("a", "b"));
+    for _ in 0..5 {
+        assert_eq!(plugin.text(0, 12, "x"), Status::OK);
+    }
+    assert_eq!(
+        plugin.close(12, 1000, close_cause::REMOTE_CLOSE),
+        Status::OK
+    );
+    let logs = host.logs.lock().unwrap().clone();
+    assert!(logs[0].2.ends_with("after 5"), "{logs:?}");
+}
+
+#[test]
+fn on_handshake_writes_a_verdict_only_when_it_says_something() {
+    let host = FakeHost::default();
+    let api = host_api(size_of::<HostApi>());
+    let plugin = Deployed::new(&host, &api, &[]).unwrap();
+    assert_eq!(plugin.handshake(0, ""), (Status::OK, String::new()));
+    let (status, json) = plugin.handshake(0, "deny=closed");
+    assert_eq!(status, Status::OK);
+    let verdict: verdict::Verdict = serde_json::from_str(&json).unwrap();
+    let verdict::Verdict::Refuse(refusal) = verdict else {
+        panic!("a refusal: {json}");
+    };
+    assert_eq!(refusal.status, 403);
+    assert_eq!(refusal.body, "closed");
+    assert_eq!(refusal.headers, [("X-Why".to_owned(), "closed".to_owned())]);
+    assert_eq!(
+        plugin.handshake(0, "deny=panic"),
+        (Status::PANICKED, String::new())
+    );
+    let logs = host.logs.lock().unwrap().clone();
+    assert_eq!(logs.len(), 1);
+    assert!(logs[0].2.contains("on_handshake") && logs[0].2.ends_with("no decision"));
+    assert_eq!(logs[0].0, 0, "no session yet");
+}
+
+#[test]
+fn lifecycle_callbacks_reach_every_endpoint() {
+    let host = FakeHost::default();
+    let api = host_api(size_of::<HostApi>());
+    let plugin = Deployed::new(&host, &api, &[]).unwrap();
+    assert_eq!(plugin.deploy(), Status::OK);
+    assert_eq!(plugin.undeploy(undeploy_reason::SHUTDOWN), Status::OK);
+    assert_eq!(plugin.undeploy(99), Status::PANICKED);
+    let logs = host.logs.lock().unwrap().clone();
+    assert!(logs[0].2.contains("on_undeploy"), "{logs:?}");
+}
+
+#[test]
+fn an_async_closure_runs_on_its_completion() {
+    let host = FakeHost::default();
+    let api = host_api(size_of::<HostApi>());
+    let plugin = Deployed::new(&host, &api, &[]).unwrap();
+    plugin.open(&host, 0, 13, "", ("a", "b"));
+    assert_eq!(plugin.text(0, 13, "async"), Status::OK);
+    let token = host.tokens.lock().unwrap()[0];
+    assert_eq!(plugin.complete(13, token, Status::TIMEOUT), Status::OK);
+    assert_eq!(
+        plugin.complete(13, token, Status::OK),
+        Status::OK,
+        "a second completion finds nothing"
+    );
+    let logs = host.logs.lock().unwrap().clone();
+    assert_eq!(logs.len(), 1, "once: {logs:?}");
+    assert_eq!(logs[0].2, "async done Err(Timeout)");
+}
+
+#[test]
+fn the_table_has_every_callback_of_this_minor() {
+    // SAFETY: the static table.
+    let table = unsafe { read_table(berth_plugin_entry(ptr::null())) }.unwrap();
+    assert!(table.on_handshake.is_some() && table.on_deploy.is_some());
+    assert!(table.on_undeploy.is_some());
 }
 
 #[test]
