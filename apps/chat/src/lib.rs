@@ -6,18 +6,24 @@
 //! `max-message-chars` init-param bounds a message (longer ones are refused with 1009).
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Mutex, PoisonError};
 
 use endpoint_api::{
-    CloseInfo, CloseReason, Endpoint, Handshake, PluginContext, Session, SessionId,
+    CloseInfo, CloseReason, Endpoint, Handshake, Lock, PluginContext, Session, SessionId, Text,
 };
 
 /// The chat rooms of one context.
 #[derive(Debug)]
 pub struct Chat {
     context: PluginContext,
-    rooms: Mutex<HashMap<String, BTreeSet<SessionId>>>,
+    rooms: Lock<HashMap<String, BTreeSet<SessionId>>>,
     max_chars: usize,
+}
+
+/// Who a session is, and where.
+#[derive(Debug, Default)]
+pub struct Member {
+    room: String,
+    name: String,
 }
 
 impl Chat {
@@ -29,26 +35,15 @@ impl Chat {
             .unwrap_or(4000);
         Chat {
             context: context.clone(),
-            rooms: Mutex::new(HashMap::new()),
+            rooms: Lock::default(),
             max_chars,
         }
-    }
-
-    fn name(session: &Session) -> String {
-        session
-            .query_param("name")
-            .unwrap_or_else(|| format!("guest-{}", session.id()))
-    }
-
-    fn room(session: &Session) -> String {
-        session.path_param("room").unwrap_or("lobby").to_owned()
     }
 
     fn announce(&self, room: &str, text: &str) {
         let members: Vec<SessionId> = self
             .rooms
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
             .get(room)
             .map(|m| m.iter().copied().collect())
             .unwrap_or_default();
@@ -57,46 +52,82 @@ impl Chat {
 }
 
 impl Endpoint for Chat {
-    fn on_open(&self, session: &Session, _handshake: &Handshake) -> Result<(), CloseReason> {
-        let room = Self::room(session);
-        self.rooms
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(room.clone())
-            .or_default()
-            .insert(session.id());
-        self.announce(&room, &format!("joined:{}", Self::name(session)));
-        Ok(())
+    type State = Member;
+
+    fn on_open(&self, session: &Session, _handshake: &Handshake) -> Result<Member, CloseReason> {
+        let member = Member {
+            room: session.path_param("room").unwrap_or("lobby").to_owned(),
+            name: session.query_param("name").map_or_else(
+                || format!("guest-{}", session.id()),
+                str::to_owned,
+            ),
+        };
+        let mut rooms = self.rooms.lock();
+        rooms.entry(member.room.clone()).or_default().insert(session.id());
+        drop(rooms);
+        self.announce(&member.room, &format!("joined:{}", member.name));
+        Ok(member)
     }
 
-    fn on_text(&self, session: &Session, text: &str) {
+    fn on_text(&self, session: &Session, member: &mut Member, text: Text<'_>) {
         if text.chars().count() > self.max_chars {
             let _ = session.close(
                 CloseReason::message_too_big().with_reason("message too long for this room"),
             );
             return;
         }
-        self.announce(
-            &Self::room(session),
-            &format!("{}: {text}", Self::name(session)),
-        );
+        self.announce(&member.room, &format!("{}: {text}", member.name));
     }
 
-    fn on_close(&self, session: &Session, _info: &CloseInfo) {
-        let room = Self::room(session);
+    fn on_close(&self, session: &Session, member: &mut Member, _info: &CloseInfo) {
         {
-            let mut rooms = self.rooms.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(members) = rooms.get_mut(&room) {
+            let mut rooms = self.rooms.lock();
+            if let Some(members) = rooms.get_mut(&member.room) {
                 members.remove(&session.id());
                 if members.is_empty() {
-                    rooms.remove(&room);
+                    rooms.remove(&member.room);
                 }
             }
         }
-        self.announce(&room, &format!("left:{}", Self::name(session)));
+        self.announce(&member.room, &format!("left:{}", member.name));
     }
 }
 
 endpoint_api::plugin! {
     "/rooms/{room}" => |context| Chat::new(context),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use endpoint_api::CloseCause;
+    use endpoint_api::mock::MockHost;
+
+    #[test]
+    fn rooms_hear_joins_messages_and_leaves_of_their_own_members() {
+        let host = MockHost::deploy(&PLUGIN).expect("deployed");
+        let ann = host.connect("/rooms/a?name=ann").expect("ann");
+        let bob = host.connect("/rooms/a?name=bob").expect("bob");
+        let elsewhere = host.connect("/rooms/b").expect("guest");
+        host.text(&ann, "hi");
+        host.close(&bob, CloseCause::ConnectionLost);
+        assert_eq!(
+            host.sent_texts(ann.id()),
+            ["joined:ann", "joined:bob", "ann: hi", "left:bob"]
+        );
+        let guest = format!("joined:guest-{}", elsewhere.id());
+        assert_eq!(host.sent_texts(elsewhere.id()), [guest]);
+    }
+
+    #[test]
+    fn a_message_over_the_limit_closes_with_1009() {
+        let host = MockHost::builder()
+            .init_param("max-message-chars", "3")
+            .plugin(&PLUGIN)
+            .build()
+            .expect("deployed");
+        let ann = host.connect("/rooms/a?name=ann").expect("ann");
+        host.text(&ann, "long");
+        assert_eq!(host.close_info(ann.id()).map(|i| i.code), Some(1009));
+    }
 }

@@ -3,7 +3,7 @@
 //! Served at `ws://HOST:PORT/echo/` (the directory name is the context path). The optional
 //! `greeting` init-param is sent to each new session first — an `init-param` in use.
 
-use endpoint_api::{CloseReason, Endpoint, Handshake, PluginContext, Session};
+use endpoint_api::{Binary, CloseReason, Endpoint, Handshake, PluginContext, Session, Text};
 
 /// Echoes text and binary messages.
 #[derive(Debug)]
@@ -21,6 +21,8 @@ impl Echo {
 }
 
 impl Endpoint for Echo {
+    type State = ();
+
     fn on_open(&self, session: &Session, _handshake: &Handshake) -> Result<(), CloseReason> {
         if let Some(greeting) = &self.greeting {
             session
@@ -30,12 +32,12 @@ impl Endpoint for Echo {
         Ok(())
     }
 
-    fn on_text(&self, session: &Session, text: &str) {
-        let _ = session.send_text(text);
+    fn on_text(&self, session: &Session, _: &mut (), text: Text<'_>) {
+        let _ = session.send_text(&text);
     }
 
-    fn on_binary(&self, session: &Session, data: &[u8]) {
-        let _ = session.send_binary(data);
+    fn on_binary(&self, session: &Session, _: &mut (), data: Binary<'_>) {
+        let _ = session.send_binary(&data);
     }
 }
 
@@ -50,13 +52,14 @@ mod tests {
 
     #[test]
     fn greets_then_echoes_text_and_binary() {
-        let host = MockHost::with_init_params([("greeting", "hello")]);
-        let echo = Echo::new(&host.context());
-        let session = host.connect(Handshake::new("/"));
-        echo.on_open(&session, session.handshake())
-            .expect("accepted");
-        echo.on_text(&session, "ping");
-        echo.on_binary(&session, &[0, 1, 2]);
+        let host = MockHost::builder()
+            .init_param("greeting", "hello")
+            .plugin(&PLUGIN)
+            .build()
+            .expect("deployed");
+        let session = host.connect("/").expect("accepted");
+        host.text(&session, "ping");
+        host.binary(&session, &[0, 1, 2]);
         assert_eq!(
             host.sent(session.id()),
             [
@@ -65,5 +68,13 @@ mod tests {
                 Sent::Binary(vec![0, 1, 2])
             ]
         );
+    }
+
+    #[test]
+    fn without_a_greeting_it_is_a_pure_echo() {
+        let host = MockHost::deploy(&PLUGIN).expect("deployed");
+        let session = host.connect("/").expect("accepted");
+        host.text(&session, "only this");
+        assert_eq!(host.sent_texts(session.id()), ["only this"]);
     }
 }
