@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 profile=debug
 args=()
 if [ "${1:-}" = "--release" ]; then profile=release; args+=(--release); fi
-apps=(echo chat presence)
+apps=(echo chat presence auction)
 packages=()
 for app in "${apps[@]}"; do packages+=(-p "berth-app-$app"); done
 cargo build "${args[@]}" "${packages[@]}"

@@ -39,6 +39,7 @@ const PACKAGES: &[&str] = &[
     "berth-app-echo",
     "berth-app-chat",
     "berth-app-presence",
+    "berth-app-auction",
     "fixture-probe",
     "fixture-abi-next-major",
     "fixture-old-minor",
