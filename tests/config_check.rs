@@ -407,3 +407,35 @@ async fn berth_run_serves_the_good_context_beside_hostile_descriptors() {
         berth.logs()
     );
 }
+
+#[test]
+fn endpoints_lists_every_endpoints_full_url_template_and_subprotocols() {
+    let dir = TempDir::new("check-endpoints");
+    for (context, library) in [("ROOT", "probe"), ("rooms", "chat")] {
+        let target = dir
+            .path()
+            .join("apps")
+            .join(context)
+            .join(format!("lib{library}.so"));
+        std::fs::create_dir_all(target.parent().expect("parent")).expect("dir");
+        std::fs::copy(plugin_library(library), target).expect("plugin copied");
+    }
+    let run = check(&dir, &["--endpoints", "apps"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let lines: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains("endpoint "))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "apps/ROOT: endpoint / (subprotocols: none)",
+            "apps/ROOT: endpoint /items/{item} (subprotocols: none)",
+            "apps/ROOT: endpoint /sub (subprotocols: v1.probe, v2.probe)",
+            "apps/rooms: endpoint /rooms/rooms/{room} (subprotocols: none)",
+        ]
+    );
+    let without = check(&dir, &["apps"]);
+    assert!(!without.stdout.contains("endpoint "), "{without:?}");
+}

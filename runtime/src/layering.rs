@@ -31,7 +31,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("limits", &[]),
     ("executor", &["config"]),
     ("session", &["codec", "config", "executor"]),
-    ("plugin", &["codec", "config", "session"]),
+    ("plugin", &["codec", "config", "session", "text"]),
     (
         "context",
         &["codec", "config", "executor", "plugin", "session"],

@@ -39,6 +39,10 @@ enum Command {
         /// Also print the effective settings (after defaults and clamps) of valid files.
         #[arg(long)]
         effective: bool,
+        /// Also print every context's endpoints: full URL template and declared
+        /// subprotocols (read from the plugin in a child process).
+        #[arg(long)]
+        endpoints: bool,
         /// Files or directories to check.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
@@ -55,10 +59,15 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { effective, paths } => {
+        Command::Check {
+            effective,
+            endpoints,
+            paths,
+        } => {
             let options = CheckOptions {
                 paths,
                 effective,
+                endpoints,
                 prober: Prober::this_binary(),
             };
             match check(&options, &mut std::io::stdout().lock()) {

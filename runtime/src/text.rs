@@ -1,7 +1,17 @@
-//! Header text syntax that both `http` (the `Forwarded` header) and `codec` (the
-//! `Sec-WebSocket-Extensions` offers) read: lists whose elements may hold quoted strings
-//! (RFC 9110 §5.6). A leaf module: it imports nothing of the crate, so any layer may use it.
-//! Pure.
+//! Text helpers several layers need: header lists whose elements may hold quoted strings
+//! (RFC 9110 §5.6), read by `http` (the `Forwarded` header) and `codec` (the
+//! `Sec-WebSocket-Extensions` offers), and cutting text to a byte budget on a character
+//! boundary (close reasons, refusal bodies). A leaf module: it imports nothing of the crate,
+//! so any layer may use it. Pure.
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
+pub(crate) fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
 
 /// The elements of `text` separated by `separator` where it is not inside a quoted string
 /// (a backslash escapes the next character there), trimmed; empty elements are skipped. An

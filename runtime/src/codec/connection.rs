@@ -219,7 +219,7 @@ impl<S: Transport> Connection<S> {
         let mut payload = Vec::with_capacity(MAX_CONTROL_PAYLOAD);
         if let Some((code, reason)) = frame {
             payload.extend_from_slice(&code.to_be_bytes());
-            payload.extend_from_slice(cut(reason, MAX_CLOSE_REASON).as_bytes());
+            payload.extend_from_slice(crate::text::cut(reason, MAX_CLOSE_REASON).as_bytes());
         }
         self.encode_control(OpCode::Close, &payload);
         self.close_sent = true;
@@ -275,15 +275,6 @@ fn next_read_size(size: usize, room: usize, n: usize) -> usize {
 
 fn lost(why: impl Into<String>) -> CodecError {
     CodecError::ConnectionLost(why.into())
-}
-
-/// `text` cut to at most `max` bytes on a character boundary.
-fn cut(text: &str, max: usize) -> &str {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }
 
 #[cfg(test)]

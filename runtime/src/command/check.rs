@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{self, Diagnostic, EffectiveRow, FileKind, Severity, descriptor, server};
 use crate::deploy::scanner::{self, AppReport};
-use crate::plugin::{self, Prober};
+use crate::plugin::{self, ProbeReport, Prober};
 
 /// What `berth check` was asked to do.
 #[derive(Debug, Clone)]
@@ -20,6 +20,8 @@ pub struct CheckOptions {
     pub paths: Vec<PathBuf>,
     /// Also print the effective settings of every valid file.
     pub effective: bool,
+    /// Also print every context's endpoints: full URL template and declared subprotocols.
+    pub endpoints: bool,
     /// How plugin libraries are probed.
     pub prober: Prober,
 }
@@ -61,6 +63,7 @@ pub fn check(options: &CheckOptions, out: &mut dyn Write) -> io::Result<CheckSum
         out,
         summary: CheckSummary::default(),
         effective: options.effective,
+        show_endpoints: options.endpoints,
         prober: &options.prober,
     };
     for path in &options.paths {
@@ -74,7 +77,17 @@ struct Report<'w> {
     out: &'w mut dyn Write,
     summary: CheckSummary,
     effective: bool,
+    show_endpoints: bool,
     prober: &'w Prober,
+}
+
+/// A context path joined to an endpoint template (`/chat` + `/rooms/{room}`, `/` + `/`).
+fn endpoint_url(context_path: &str, template: &str) -> String {
+    match (context_path.trim_end_matches('/'), template) {
+        ("", template) => template.to_owned(),
+        (path, "/") => format!("{path}/"),
+        (path, template) => format!("{path}{template}"),
+    }
 }
 
 impl Report<'_> {
@@ -132,14 +145,37 @@ impl Report<'_> {
         // of the context is reported in one run.
         if let Some(library) = &report.library {
             self.summary.files += 1;
-            if let Err(error) = plugin::probe(library, self.prober) {
-                let message = error.problem.to_string();
-                self.problems(&[Diagnostic::about(&error.file, Severity::Error, message)])?;
-                return Ok(());
+            match plugin::probe(library, self.prober) {
+                Ok(probed) => self.endpoints(report, &probed)?,
+                Err(error) => {
+                    let message = error.problem.to_string();
+                    self.problems(&[Diagnostic::about(&error.file, Severity::Error, message)])?;
+                    return Ok(());
+                }
             }
         }
         let rows = report.app.as_ref().map(|app| app.effective.as_slice());
         self.effective_rows(&report.dir, rows)
+    }
+
+    /// With `--endpoints`: one line per endpoint, the context path joined to its template.
+    fn endpoints(&mut self, report: &AppReport, probed: &ProbeReport) -> io::Result<()> {
+        let (true, Some(app)) = (self.show_endpoints, &report.app) else {
+            return Ok(());
+        };
+        for endpoint in &probed.endpoints {
+            let url = endpoint_url(&app.context_path, &endpoint.template);
+            let subprotocols = match endpoint.subprotocols.as_slice() {
+                [] => "none".to_owned(),
+                list => list.join(", "),
+            };
+            writeln!(
+                self.out,
+                "{}: endpoint {url} (subprotocols: {subprotocols})",
+                report.dir.display()
+            )?;
+        }
+        Ok(())
     }
 
     fn problems(&mut self, diagnostics: &[Diagnostic]) -> io::Result<()> {
@@ -160,5 +196,19 @@ impl Report<'_> {
         writeln!(self.out, "{}: effective settings:", path.display())?;
         rows.iter()
             .try_for_each(|row| writeln!(self.out, "  {row}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::endpoint_url;
+
+    #[test]
+    fn endpoint_urls_join_the_context_path_and_the_template() {
+        assert_eq!(endpoint_url("/chat", "/rooms/{room}"), "/chat/rooms/{room}");
+        assert_eq!(endpoint_url("/echo", "/"), "/echo/");
+        assert_eq!(endpoint_url("/", "/"), "/");
+        assert_eq!(endpoint_url("/", "/items/{id}"), "/items/{id}");
+        assert_eq!(endpoint_url("/a/b/", "/x"), "/a/b/x");
     }
 }

@@ -10,13 +10,14 @@ mod router;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 #[cfg(test)]
 pub(crate) use router::EndpointRouter;
 pub(crate) use router::{EndpointMatch, TemplateError};
 
 use crate::plugin::EndpointInfo;
-use crate::session::{self, Hub, Opening};
+use crate::session::{self, Departure, Hub, Opening, Outcome};
 #[cfg(not(test))]
 use router::EndpointRouter;
 
@@ -49,6 +50,20 @@ impl Unavailable {
     }
 }
 
+/// Why a lifecycle callback (`on_deploy`, `on_undeploy`) did not finish well.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum LifecycleError {
+    /// It failed or panicked.
+    #[error("it failed ({0})")]
+    Failed(&'static str),
+    /// It did not return within its bound.
+    #[error("it did not return within {0:?}")]
+    TimedOut(Duration),
+    /// The pool would not run it.
+    #[error("the pool would not run it")]
+    Refused,
+}
+
 /// One admitted session slot, released when dropped: when the handshake fails, or when the
 /// session's connection has ended (just before its `on_close` is queued).
 #[derive(Debug)]
@@ -79,6 +94,47 @@ impl Context {
             endpoints,
             admitted: Arc::default(),
         })
+    }
+
+    /// Runs the endpoint's `on_deploy` on the context's pool and waits up to `bound` (on the
+    /// calling thread: deployment is not on the I/O path).
+    pub(crate) fn deployed(&self, bound: Duration) -> Result<(), LifecycleError> {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        let hub = Arc::clone(&self.hub);
+        let task = Box::new(move || {
+            let _ = sender.send(hub.callbacks().map(|c| c.on_deploy()));
+        });
+        self.hub
+            .executor()
+            .try_submit(task)
+            .map_err(|_| LifecycleError::Refused)?;
+        match receiver.recv_timeout(bound) {
+            Ok(outcome) => lifecycle_result(outcome),
+            Err(_) => Err(LifecycleError::TimedOut(bound)),
+        }
+    }
+
+    /// Runs the endpoint's `on_undeploy` on the context's pool (after every session's
+    /// `on_close`) and waits up to `bound`.
+    pub(crate) async fn departed(
+        &self,
+        departure: Departure,
+        bound: Duration,
+    ) -> Result<(), LifecycleError> {
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let hub = Arc::clone(&self.hub);
+        let task = Box::new(move || {
+            let _ = sender.send(hub.callbacks().map(|c| c.on_undeploy(departure)));
+        });
+        self.hub
+            .executor()
+            .try_submit(task)
+            .map_err(|_| LifecycleError::Refused)?;
+        match tokio::time::timeout(bound, receiver).await {
+            Ok(Ok(outcome)) => lifecycle_result(outcome),
+            Ok(Err(_)) => Err(LifecycleError::Refused),
+            Err(_) => Err(LifecycleError::TimedOut(bound)),
+        }
     }
 
     /// What its sessions share.
@@ -140,5 +196,12 @@ impl Context {
         S: crate::codec::Transport + Send + 'static,
     {
         session::start(io, socket, Arc::clone(&self.hub), opening, admission)
+    }
+}
+
+fn lifecycle_result(outcome: Option<Outcome>) -> Result<(), LifecycleError> {
+    match outcome {
+        Some(Outcome::Failed(why)) => Err(LifecycleError::Failed(why)),
+        Some(Outcome::Done | Outcome::Refused) | None => Ok(()),
     }
 }

@@ -4,11 +4,16 @@
 
 use std::sync::Arc;
 
-use crate::context::{Context, TemplateError};
+use std::time::Duration;
+
+use crate::context::{Context, LifecycleError, TemplateError};
 use crate::deploy::scanner::AppCandidate;
 use crate::executor::{Executor, ExecutorError};
 use crate::plugin::{self, LoadError, PluginInstance, Prober};
 use crate::session::Hub;
+
+/// How long a context's `on_deploy` may take before its deployment fails.
+const ON_DEPLOY_BOUND: Duration = Duration::from_secs(30);
 
 /// Why a context could not be deployed.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +29,15 @@ pub(crate) enum DeployError {
         /// The conflict.
         #[source]
         source: TemplateError,
+    },
+    /// The endpoint's `on_deploy` failed or did not return in time.
+    #[error("{dir}: on_deploy: {source}")]
+    OnDeploy {
+        /// The context directory.
+        dir: String,
+        /// What went wrong.
+        #[source]
+        source: LifecycleError,
     },
     /// The pool could not start.
     #[error("{dir}: cannot start the context's pool: {source}")]
@@ -63,8 +77,16 @@ pub(crate) fn launch(app: &AppCandidate, prober: &Prober) -> Result<Arc<Context>
     )?;
     let endpoints = instance.endpoints().to_vec();
     hub.attach(Box::new(instance));
-    let context = Context::new(Arc::clone(&hub), app.context_path.clone(), endpoints)
-        .map_err(|source| DeployError::Template { dir, source })?;
+    let context =
+        Context::new(Arc::clone(&hub), app.context_path.clone(), endpoints).map_err(|source| {
+            DeployError::Template {
+                dir: dir.clone(),
+                source,
+            }
+        })?;
+    context
+        .deployed(ON_DEPLOY_BOUND)
+        .map_err(|source| DeployError::OnDeploy { dir, source })?;
     tracing::info!(
         context = %hub.name(),
         path = %context.path(),

@@ -10,6 +10,7 @@
 //! frames.
 
 mod accept;
+mod decision;
 pub(crate) mod forwarded;
 pub(crate) mod handshake;
 pub(crate) mod origin;

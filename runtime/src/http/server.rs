@@ -55,7 +55,7 @@ pub(crate) async fn serve(
             let service = service_fn(move |request| {
                 let table = current(&table);
                 let remote = forwarded::client_address(request.headers(), peer, &trusted);
-                async move { Ok::<_, Infallible>(respond(request, &table, peer, remote)) }
+                async move { Ok::<_, Infallible>(respond(request, &table, peer, remote).await) }
             });
             let connection = http
                 .serve_connection(TokioIo::new(tcp), service)
@@ -88,7 +88,7 @@ fn current(table: &SharedTable) -> Arc<ContextTable<Context>> {
     Arc::clone(&guard)
 }
 
-fn respond(
+async fn respond(
     request: Request<Incoming>,
     table: &ContextTable<Context>,
     peer: SocketAddr,
@@ -97,7 +97,7 @@ fn respond(
     // A refused request with a body leaves its framing in doubt (a proxy may have framed it
     // otherwise): close the connection after the answer (RFC 9112 §6.3).
     let close = handshake::declares_body(request.headers());
-    match upgrade(request, table, peer, remote) {
+    match upgrade(request, table, peer, remote).await {
         Ok(response) => response,
         Err(refusal) => refusal_response(&refusal, close),
     }

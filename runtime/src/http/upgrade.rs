@@ -33,6 +33,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
+use super::decision::{self, Ruling};
 use super::forwarded::RemoteAddress;
 use super::handshake::{self, Handshake, Refusal};
 use super::origin;
@@ -60,8 +61,8 @@ struct Agreement {
 }
 
 /// Answers a handshake request with a 101, starting its session once hyper has switched
-/// protocols, or refuses it.
-pub(super) fn upgrade(
+/// protocols; or with the endpoint's own refusal; or refuses it.
+pub(super) async fn upgrade(
     mut request: Request<Incoming>,
     table: &ContextTable<Context>,
     peer: SocketAddr,
@@ -70,16 +71,34 @@ pub(super) fn upgrade(
     let (context, endpoint) = route(table, request.uri().path(), Context::find_endpoint)?;
     let handshake = validate(&request, context.allowed_origins())?;
     let supported = context.subprotocols(endpoint.endpoint);
-    let agreed = negotiate(
+    let mut agreed = negotiate(
         request.headers(),
         &handshake,
         supported,
         context.hub().settings(),
     );
+    let key = handshake.key.to_owned();
+    let offered = handshake.offered_subprotocols;
     let admission = context.admit().map_err(unavailable)?;
-    let response = answer(handshake.key, &agreed);
+    let opening = opening(&request, endpoint, &agreed, peer, remote);
+    let (mut opening, ruling) = decision::decide(context, opening, &offered).await?;
+    let acceptance = match ruling {
+        Ruling::Accept(acceptance) => acceptance,
+        Ruling::Answer(refused) => return Ok(refused),
+    };
+    if acceptance.subprotocol.is_some() {
+        agreed.subprotocol.clone_from(&acceptance.subprotocol);
+        opening.subprotocol = acceptance.subprotocol;
+    }
+    opening.properties = acceptance.properties;
+    let mut response = answer(&key, &agreed);
+    let extra = decision::header_map(&acceptance.headers).unwrap_or_default();
+    for (name, value) in extra {
+        if let Some(name) = name {
+            response.headers_mut().append(name, value);
+        }
+    }
     let on_upgrade = hyper::upgrade::on(&mut request);
-    let opening = opening(request, endpoint, agreed, peer, remote);
     let session = hand_over(on_upgrade, Arc::clone(context), opening, admission);
     tokio::spawn(session);
     Ok(response)
@@ -171,9 +190,9 @@ fn unavailable(why: Unavailable) -> Refusal {
 
 /// What the session is told about its request: only this much of it outlives the handshake.
 fn opening<B>(
-    request: Request<B>,
+    request: &Request<B>,
     endpoint: EndpointMatch,
-    agreed: Agreement,
+    agreed: &Agreement,
     peer: SocketAddr,
     remote: RemoteAddress,
 ) -> Opening {
@@ -183,10 +202,11 @@ fn opening<B>(
         query: request.uri().query().unwrap_or_default().to_owned(),
         path_params: endpoint.params,
         headers: header_pairs(request.headers()),
-        subprotocol: agreed.subprotocol,
+        subprotocol: agreed.subprotocol.clone(),
         peer,
         remote,
-        deflate: agreed.deflate.map(|(_, params)| params),
+        deflate: agreed.deflate.as_ref().map(|(_, params)| *params),
+        properties: Vec::new(),
     }
 }
 

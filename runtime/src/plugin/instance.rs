@@ -11,11 +11,14 @@ use std::collections::BTreeMap;
 
 use endpoint_api::abi::{
     Bytes, EndpointDecl, HandshakeRef, HostApi, HostCtx, InstancePtr as Instance, Pair, Pairs,
-    PluginApi, Status, error_kind,
+    PluginApi, Status, error_kind, undeploy_reason,
 };
 
 use super::loader::{LoadError, LoadProblem, PluginLibrary};
-use crate::session::{Callbacks, Cause, ErrorKind, OpenInfo, Outcome, Sent};
+use super::verdict;
+use crate::session::{
+    Acceptance, Callbacks, Cause, Decision, Departure, ErrorKind, OpenInfo, Opening, Outcome, Sent,
+};
 
 /// What a plugin declared for one endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +130,57 @@ fn error_kind_code(kind: ErrorKind) -> u32 {
 }
 
 impl Callbacks for PluginInstance {
+    fn decides_handshakes(&self) -> bool {
+        self.api.on_handshake.is_some()
+    }
+
+    fn on_handshake(&self, endpoint: u32, opening: &Opening) -> Decision {
+        let Some(callback) = self.api.on_handshake else {
+            return Decision::Accept(Acceptance::default());
+        };
+        let params = to_pairs(&opening.path_params);
+        let headers = to_pairs(&opening.headers);
+        let remote = opening.remote.to_text();
+        let handshake = HandshakeRef {
+            size: std::mem::size_of::<HandshakeRef>(),
+            path: Bytes::from(opening.path.as_str()),
+            query: Bytes::from(opening.query.as_str()),
+            path_params: Pairs::from_slice(&params),
+            headers: Pairs::from_slice(&headers),
+            subprotocol: Bytes::from(""),
+            remote_addr: Bytes::from(remote.as_str()),
+            flags: 0,
+        };
+        let mut written: Vec<u8> = Vec::new();
+        let out = std::ptr::from_mut(&mut written).cast::<std::ffi::c_void>();
+        // SAFETY: everything lent lives until the call returns; `collect` appends to
+        // `written`, which outlives the call.
+        let status =
+            unsafe { callback(self.instance, endpoint, &handshake, out, verdict::collect) };
+        verdict::decide(status, &written)
+    }
+
+    fn on_deploy(&self) -> Outcome {
+        match self.api.on_deploy {
+            // SAFETY: the instance from `create`, not destroyed.
+            Some(callback) => outcome(unsafe { callback(self.instance) }),
+            None => Outcome::Done,
+        }
+    }
+
+    fn on_undeploy(&self, departure: Departure) -> Outcome {
+        let reason = match departure {
+            Departure::Undeploy => undeploy_reason::UNDEPLOY,
+            Departure::Redeploy => undeploy_reason::REDEPLOY,
+            Departure::Shutdown => undeploy_reason::SHUTDOWN,
+        };
+        match self.api.on_undeploy {
+            // SAFETY: as above.
+            Some(callback) => outcome(unsafe { callback(self.instance, reason) }),
+            None => Outcome::Done,
+        }
+    }
+
     fn on_open(&self, endpoint: u32, session: u64, info: &OpenInfo) -> Outcome {
         let Some(callback) = self.api.on_open else {
             return Outcome::Done;

@@ -17,6 +17,7 @@ mod instance;
 mod loader;
 mod probe;
 mod stage;
+mod verdict;
 
 pub(crate) use host::{host_api, host_context};
 pub use instance::EndpointInfo;

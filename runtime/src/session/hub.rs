@@ -12,6 +12,7 @@ use std::sync::{Arc, OnceLock};
 use super::ending::{Cause, ErrorKind};
 use super::handle::SendError;
 use super::job::OpenInfo;
+use super::opening::Opening;
 use super::registry::Registry;
 use crate::config::descriptor::ContextSettings;
 use crate::executor::Executor;
@@ -25,6 +26,45 @@ pub(crate) enum Outcome {
     Refused,
     /// It failed or panicked; the words are the boundary's name for the failure.
     Failed(&'static str),
+}
+
+/// What the endpoint decided about a handshake, before the 101.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Open the session, with these additions.
+    Accept(Acceptance),
+    /// Answer with an HTTP error instead.
+    Refuse {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: String,
+    },
+    /// The callback failed or panicked, or said something unreadable (the words say what).
+    Failed(String),
+}
+
+/// What an accepted handshake adds to the answer and the session.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Acceptance {
+    /// The subprotocol to answer with instead of the host's choice.
+    pub(crate) subprotocol: Option<String>,
+    /// Extra headers of the 101.
+    pub(crate) headers: Vec<(String, String)>,
+    /// User properties the session starts with: key and JSON text.
+    pub(crate) properties: Vec<(String, bytes::Bytes)>,
+}
+
+/// Why a context goes away, as `on_undeploy` is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Departure {
+    /// Undeployed.
+    #[expect(dead_code, reason = "live deployment (issue 13) undeploys")]
+    Undeploy,
+    /// Replaced by a new version.
+    #[expect(dead_code, reason = "live deployment (issue 13) redeploys")]
+    Redeploy,
+    /// The server stops.
+    Shutdown,
 }
 
 /// The endpoint's callbacks, as the session calls them: one implementation per plugin
@@ -58,6 +98,16 @@ pub(crate) trait Callbacks: Send + Sync + std::fmt::Debug {
         reason: &str,
         cause: Cause,
     ) -> Outcome;
+
+    /// Whether [`Callbacks::on_handshake`] is worth a trip to the pool: `false` when the
+    /// endpoint has no say (an older plugin without the callback).
+    fn decides_handshakes(&self) -> bool;
+    /// Decides a handshake for `endpoint` before the 101 (no session exists yet).
+    fn on_handshake(&self, endpoint: u32, handshake: &Opening) -> Decision;
+    /// The context is deployed: once, before any session.
+    fn on_deploy(&self) -> Outcome;
+    /// The context goes away: once, after every session's `on_close`.
+    fn on_undeploy(&self, departure: Departure) -> Outcome;
 }
 
 /// What the sessions of one context share.

@@ -41,7 +41,7 @@ use std::sync::Arc;
 pub(crate) use direct::Payload;
 pub(crate) use ending::{Cause, Closure, ErrorKind};
 pub(crate) use handle::{Command, Completion, SendError, Sent, SessionHandle};
-pub(crate) use hub::{Callbacks, Hub, Outcome};
+pub(crate) use hub::{Acceptance, Callbacks, Decision, Departure, Hub, Outcome};
 pub(crate) use job::OpenInfo;
 pub(crate) use monitor::spawn_idle_monitor;
 pub(crate) use opening::{Opening, RemoteAddress};

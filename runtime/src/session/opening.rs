@@ -37,7 +37,7 @@ impl RemoteAddress {
     }
 
     /// `ip:port`, `ip` without a known port, or nothing when a proxy hides the client.
-    fn to_text(&self) -> String {
+    pub(crate) fn to_text(&self) -> String {
         match (self.addr, self.port) {
             (Some(ip), Some(port)) => SocketAddr::new(ip, port).to_string(),
             (Some(ip), None) => ip.to_string(),
@@ -63,6 +63,8 @@ pub(crate) struct Opening {
     pub(crate) remote: RemoteAddress,
     /// The negotiated permessage-deflate parameters, if any.
     pub(crate) deflate: Option<DeflateParams>,
+    /// User properties the endpoint's `on_handshake` gave the session: key and JSON text.
+    pub(crate) properties: Vec<(String, Bytes)>,
 }
 
 impl Opening {
@@ -83,8 +85,9 @@ impl Opening {
     /// port is unknown. Strings, as JEUS stores them.
     pub(crate) fn remote_properties(&self) -> Properties {
         let json = |text: &str| Bytes::from(serde_json::Value::from(text).to_string());
+        let given = self.properties.iter().cloned();
         let Some(addr) = self.remote.addr else {
-            return Properties::from_entries([]);
+            return Properties::from_entries(given);
         };
         let addr = addr.to_string();
         let port = self.remote.port.map(|port| {
@@ -93,13 +96,16 @@ impl Opening {
                 json(&port.to_string()),
             )
         });
+        // The host's own come last: they win over an endpoint's of the same name.
         Properties::from_entries(
-            [
-                ("jeus.websocket.remoteAddr".to_owned(), json(&addr)),
-                ("jeus.websocket.remoteHost".to_owned(), json(&addr)),
-            ]
-            .into_iter()
-            .chain(port),
+            given.chain(
+                [
+                    ("jeus.websocket.remoteAddr".to_owned(), json(&addr)),
+                    ("jeus.websocket.remoteHost".to_owned(), json(&addr)),
+                ]
+                .into_iter()
+                .chain(port),
+            ),
         )
     }
 }

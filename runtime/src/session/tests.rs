@@ -10,7 +10,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::{Callbacks, Cause, ErrorKind, Hub, OpenInfo, Opening, Outcome, RemoteAddress, Sent};
+use super::{
+    Acceptance, Callbacks, Cause, Decision, Departure, ErrorKind, Hub, OpenInfo, Opening, Outcome,
+    RemoteAddress, Sent,
+};
 use crate::config::descriptor::ContextSettings;
 use crate::executor::Executor;
 
@@ -29,6 +32,18 @@ impl Recorder {
 }
 
 impl Callbacks for Recorder {
+    fn decides_handshakes(&self) -> bool {
+        false
+    }
+    fn on_handshake(&self, _: u32, _: &Opening) -> Decision {
+        Decision::Accept(Acceptance::default())
+    }
+    fn on_deploy(&self) -> Outcome {
+        Outcome::Done
+    }
+    fn on_undeploy(&self, _: Departure) -> Outcome {
+        Outcome::Done
+    }
     fn on_open(&self, _: u32, _: u64, info: &OpenInfo) -> Outcome {
         self.record(format!("open {}", info.path))
     }
@@ -87,6 +102,7 @@ fn session(settings: ContextSettings) -> Started {
         peer,
         remote: RemoteAddress::of_socket(peer),
         deflate: None,
+        properties: Vec::new(),
     };
     tokio::spawn(super::start(server, None, Arc::clone(&hub), opening, ()));
     Started {

@@ -222,7 +222,7 @@ fn the_session_gets_the_requests_headers_path_query_and_agreement() {
         addr: Some(peer.ip()),
         port: Some(peer.port()),
     };
-    let opening = opening(request, endpoint.clone(), agreed, peer, remote.clone());
+    let opening = opening(&request, endpoint.clone(), &agreed, peer, remote.clone());
     assert_eq!(opening.endpoint, 1);
     assert_eq!(opening.path_params, endpoint.params);
     assert_eq!(
