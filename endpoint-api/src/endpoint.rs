@@ -171,8 +171,8 @@ pub trait Endpoint: Send + Sync + 'static {
     /// The context is deployed: called once per endpoint, in declaration order, on the
     /// context's pool after every endpoint was built and before any session — the place to
     /// start what the endpoint owns (a connection pool, a timer thread). A panic is logged
-    /// and the context serves anyway. Hosts before ABI 1.2 never call it. The default does
-    /// nothing.
+    /// and fails the deployment (Berth does not serve the context; the other endpoints'
+    /// `on_deploy` still run). Hosts before ABI 1.2 never call it. The default does nothing.
     fn on_deploy(&self) {}
 
     /// The context goes away (undeployed, redeployed or the server shutting down): called

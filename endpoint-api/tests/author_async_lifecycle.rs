@@ -198,6 +198,28 @@ fn deploy_and_undeploy_frame_every_session() {
 }
 
 #[test]
+fn a_panicking_on_deploy_fails_the_deployment() {
+    struct Fragile;
+    impl Endpoint for Fragile {
+        type State = ();
+        fn on_deploy(&self) {
+            panic!("no database");
+        }
+    }
+    let failed = MockHost::builder()
+        .endpoint("/", |_| Fragile)
+        .build()
+        .unwrap_err();
+    let endpoint_api::mock::MockError::OnDeployPanicked(line) = failed else {
+        panic!("an on_deploy panic: {failed:?}");
+    };
+    assert!(
+        line.contains("on_deploy") && line.ends_with("no database"),
+        "{line}"
+    );
+}
+
+#[test]
 fn session_logs_carry_the_session_and_context_logs_do_not() {
     struct Chatty;
     impl Endpoint for Chatty {

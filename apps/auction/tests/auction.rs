@@ -30,10 +30,18 @@ fn bids_above_the_high_are_announced_to_the_items_bidders_only() {
     host.text(&bob, "bid 5");
     host.text(&bob, "bid 7");
     let late = host.connect("/auctions/lamp?user=dee").expect("dee");
-    assert_eq!(texts(&host, &ann), ["high none 0", "new-high ann 5", "new-high bob 7"]);
+    assert_eq!(
+        texts(&host, &ann),
+        ["high none 0", "new-high ann 5", "new-high bob 7"]
+    );
     assert_eq!(
         texts(&host, &bob),
-        ["high none 0", "new-high ann 5", "rejected", "new-high bob 7"]
+        [
+            "high none 0",
+            "new-high ann 5",
+            "rejected",
+            "new-high bob 7"
+        ]
     );
     assert_eq!(texts(&host, &cy), ["high none 0"], "another item");
     assert_eq!(texts(&host, &late), ["high bob 7"]);
@@ -64,7 +72,10 @@ fn every_departure_tells_the_others_who_left() {
     for cause in causes {
         let bob = host.connect("/auctions/lamp?user=bob").expect("bob");
         host.close(&bob, cause);
-        assert_eq!(texts(&host, &ann).last().map(String::as_str), Some("left bob"));
+        assert_eq!(
+            texts(&host, &ann).last().map(String::as_str),
+            Some("left bob")
+        );
         assert_eq!(texts(&host, &bob), ["high none 0"], "not told of itself");
     }
     let elsewhere = host.connect("/auctions/vase?user=cy").expect("cy");

@@ -57,13 +57,15 @@ impl Endpoint for Chat {
     fn on_open(&self, session: &Session, _handshake: &Handshake) -> Result<Member, CloseReason> {
         let member = Member {
             room: session.path_param("room").unwrap_or("lobby").to_owned(),
-            name: session.query_param("name").map_or_else(
-                || format!("guest-{}", session.id()),
-                str::to_owned,
-            ),
+            name: session
+                .query_param("name")
+                .map_or_else(|| format!("guest-{}", session.id()), str::to_owned),
         };
         let mut rooms = self.rooms.lock();
-        rooms.entry(member.room.clone()).or_default().insert(session.id());
+        rooms
+            .entry(member.room.clone())
+            .or_default()
+            .insert(session.id());
         drop(rooms);
         self.announce(&member.room, &format!("joined:{}", member.name));
         Ok(member)

@@ -56,6 +56,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::abi::Status;
 use crate::close::{CloseInfo, CloseReason};
 use crate::context::PluginContext;
 use crate::dispatch::{Dispatch, boxed};
@@ -115,12 +116,17 @@ pub struct Logged {
 pub enum MockError {
     /// An endpoint factory panicked; the panic as the SDK logged it.
     FactoryPanicked(String),
+    /// An endpoint's `on_deploy` panicked (Berth then does not deploy the context); the
+    /// panic as the SDK logged it.
+    OnDeployPanicked(String),
 }
 
 impl fmt::Display for MockError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            MockError::FactoryPanicked(line) => write!(f, "the deployment failed: {line}"),
+            MockError::FactoryPanicked(line) | MockError::OnDeployPanicked(line) => {
+                write!(f, "the deployment failed: {line}")
+            }
         }
     }
 }
@@ -183,17 +189,21 @@ impl MockBuilder {
         self
     }
 
-    /// Deploys: builds every endpoint (a panic fails the deployment), then runs each
-    /// endpoint's `on_deploy`.
+    /// Deploys: builds every endpoint, then runs each endpoint's `on_deploy`; a panic in
+    /// either fails the deployment, as in Berth.
     pub fn build(self) -> Result<MockHost, MockError> {
         let recorder = Arc::new(Recorder::default());
         let host: Arc<dyn Host> = recorder.clone();
-        let Some(instance) = Instance::create(host, self.init_params, self.factories) else {
+        let last_log = || {
             let logs = recorder.lock().logs.clone();
-            let line = logs.last().map(|l| l.message.clone()).unwrap_or_default();
-            return Err(MockError::FactoryPanicked(line));
+            logs.last().map(|l| l.message.clone()).unwrap_or_default()
         };
-        instance.deploy();
+        let Some(instance) = Instance::create(host, self.init_params, self.factories) else {
+            return Err(MockError::FactoryPanicked(last_log()));
+        };
+        if instance.deploy() == Status::PANICKED {
+            return Err(MockError::OnDeployPanicked(last_log()));
+        }
         Ok(MockHost {
             recorder,
             instance: Arc::new(instance),
