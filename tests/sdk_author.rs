@@ -205,21 +205,23 @@ async fn each_async_sends_closure_runs_once() {
 #[tokio::test]
 async fn panics_are_reported_once_with_their_location_and_no_backtrace_dump() {
     let (_apps, berth) = probe_server("sdk-panics");
-    let refused = raw_answer(
-        berth.addr(),
-        &upgrade_request(&berth, "/probe/?handshake=panic"),
-    )
-    .await;
-    assert_eq!(status_of(&refused), 500, "{refused}");
-    let mut ws = connect(&berth.url("/probe/")).await;
-    send_text(&mut ws, "panic").await;
-    assert_eq!(
-        expect_close(&mut ws).await.map(|f| u16::from(f.code)),
-        Some(1011)
+    for (url, command, callback) in [
+        ("/probe/?handshake=panic", None, "on_handshake"),
+        ("/probe/", Some("panic"), "on_text"),
+    ] {
+        let mut ws = connect(&berth.url(url)).await;
+        if let Some(command) = command {
+            send_text(&mut ws, command).await;
+        }
+        let code = expect_close(&mut ws).await.map(|f| u16::from(f.code));
+        assert_eq!(code, Some(1011), "{callback}");
+        let report = format!("plugin panicked in {callback} at tests/fixtures/probe/src/lib.rs:");
+        berth.wait_for_log(&report, WAIT).expect("reported");
+    }
+    assert!(
+        berth.wait_for_count("cause=EndpointFailure", 2, WAIT),
+        "both sessions closed"
     );
-    berth
-        .wait_for_log("code=1011 cause=EndpointFailure", WAIT)
-        .expect("on_close ran");
     let logs = berth.logs();
     for callback in ["on_handshake", "on_text"] {
         let report = format!("plugin panicked in {callback} at tests/fixtures/probe/src/lib.rs:");
@@ -237,17 +239,32 @@ async fn panics_are_reported_once_with_their_location_and_no_backtrace_dump() {
 }
 
 #[tokio::test]
-async fn an_acceptance_sets_its_cookie_and_the_sessions_first_property() {
-    let (_apps, berth) = probe_server("sdk-accept");
+async fn an_undeclared_on_handshake_decides_right_after_the_upgrade() {
+    // The probe does not set DECIDES_HANDSHAKES: Berth upgrades, the SDK asks at on_open.
+    let (_apps, berth) = probe_server("sdk-late");
     let answer = raw_answer(berth.addr(), &upgrade_request(&berth, "/probe/?cookie=c1")).await;
     assert_eq!(status_of(&answer), 101, "{answer}");
-    assert_eq!(header(&answer, "set-cookie"), Some("probe=c1"), "{answer}");
+    assert_eq!(
+        header(&answer, "set-cookie"),
+        None,
+        "too late for headers: {answer}"
+    );
     let mut ws = connect(&berth.url("/probe/?cookie=c2")).await;
     send_text(&mut ws, "prop:probe.cookie").await;
-    assert_eq!(recv_text(&mut ws).await, "\"c2\"");
-    let refused = raw_answer(berth.addr(), &upgrade_request(&berth, "/probe/?refuse=429")).await;
-    assert_eq!(status_of(&refused), 429, "{refused}");
-    assert_eq!(header(&refused, "x-probe"), Some("refused"));
+    assert_eq!(
+        recv_text(&mut ws).await,
+        "\"c2\"",
+        "the acceptance's property is set"
+    );
+    let mut refused = connect(&berth.url("/probe/?refuse=429")).await;
+    let frame = expect_close(&mut refused).await.expect("a close frame");
+    assert_eq!(u16::from(frame.code), 1008);
+    assert_eq!(frame.reason.as_str(), "refused by the probe");
+    let warning = "on_handshake decided after the upgrade";
+    berth
+        .wait_for_log(warning, WAIT)
+        .expect("the author is told");
+    assert_eq!(berth.logs().matches(warning).count(), 1, "once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

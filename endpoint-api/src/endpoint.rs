@@ -81,12 +81,27 @@ pub trait Endpoint: Send + Sync + 'static {
     /// may run on different pool threads, one after the other.
     type State: Default + Send + 'static;
 
+    /// Whether the host asks [`on_handshake`](Endpoint::on_handshake) before the upgrade.
+    /// Set it to `true` next to your `on_handshake`.
+    ///
+    /// Why a switch: asking costs every handshake of the context a trip to its pool (and
+    /// with the pool saturated, a wait of up to the blocking-send timeout), and Rust cannot
+    /// tell whether a trait's default method was overridden. So a plugin whose endpoints
+    /// all leave this `false` costs the host nothing. Forgetting it is safe, never a bypass:
+    /// the SDK then runs `on_handshake` itself right before `on_open` (after the upgrade) —
+    /// a refusal closes the session with 1008 and the refusal's body as the reason, an
+    /// acceptance's properties are set (its headers and subprotocol cannot be, after the
+    /// 101) — and logs a warning once. The same fallback runs under a host older than ABI
+    /// 1.2, which never asks.
+    const DECIDES_HANDSHAKES: bool = false;
+
     /// Decides a handshake before the host answers it, on the context's pool: `Ok` upgrades
     /// (with [`Accept`]'s subprotocol, response headers and initial user properties), `Err`
     /// answers [`Refuse`]'s HTTP error and no session exists. Its time is bounded by the
-    /// context's blocking-send timeout; a panic answers 500. The handshake's subprotocol is
-    /// not chosen yet: the client's offers are in
-    /// [`Handshake::offered_subprotocols`]. The default accepts unchanged.
+    /// context's blocking-send timeout; a panic answers 500. The host asks only when
+    /// [`DECIDES_HANDSHAKES`](Endpoint::DECIDES_HANDSHAKES) is `true` (see there for the
+    /// fallback otherwise). The handshake's subprotocol is not chosen yet: the client's
+    /// offers are in [`Handshake::offered_subprotocols`]. The default accepts unchanged.
     ///
     /// ```
     /// use endpoint_api::{Accept, Endpoint, Handshake, Refuse};
@@ -95,6 +110,7 @@ pub trait Endpoint: Send + Sync + 'static {
     ///
     /// impl Endpoint for Members {
     ///     type State = ();
+    ///     const DECIDES_HANDSHAKES: bool = true;
     ///
     ///     fn on_handshake(&self, handshake: &Handshake) -> Result<Accept, Refuse> {
     ///         match handshake.header("authorization") {

@@ -4,16 +4,17 @@
 //! `abi::export` turns the raw arguments into the values used here.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::abi::Status;
-use crate::close::{CloseCause, CloseInfo};
+use crate::close::{CloseCause, CloseInfo, CloseReason};
 use crate::context::{PluginContext, Shared};
 use crate::decision::{Accept, Refuse};
 use crate::dispatch::Dispatch;
 use crate::error::{ErrorKind, HostError, SessionError};
 use crate::guard::{Scope, shielded};
 use crate::handshake::Handshake;
-use crate::host::Host;
+use crate::host::{Host, LogLevel};
 use crate::id::{EndpointId, SendToken, SessionId};
 use crate::lifecycle::UndeployReason;
 use crate::message::{Binary, Failures, Text};
@@ -24,6 +25,10 @@ use crate::session::Session;
 pub(crate) struct Instance {
     shared: Arc<Shared>,
     endpoints: Vec<Box<dyn Dispatch>>,
+    /// Whether the host asks `on_handshake` before the upgrade; if not, `open` does.
+    host_decides: bool,
+    /// Per endpoint: whether the fallback's warning was logged.
+    warned: Vec<AtomicBool>,
 }
 
 /// A message callback, given the endpoint, the session, its state and the decode failures.
@@ -36,6 +41,7 @@ impl Instance {
         host: Arc<dyn Host>,
         init_params: Vec<(String, String)>,
         factories: impl IntoIterator<Item = F>,
+        host_decides: bool,
     ) -> Option<Instance>
     where
         F: FnOnce(&PluginContext) -> Box<dyn Dispatch>,
@@ -51,8 +57,14 @@ impl Instance {
             session: None,
             what: "an endpoint factory",
         };
-        let endpoints = shielded(scope, build)?;
-        Some(Instance { shared, endpoints })
+        let endpoints: Vec<Box<dyn Dispatch>> = shielded(scope, build)?;
+        let warned = endpoints.iter().map(|_| AtomicBool::new(false)).collect();
+        Some(Instance {
+            shared,
+            endpoints,
+            host_decides,
+            warned,
+        })
     }
 
     /// What the endpoints share (the mock host builds contexts and sessions from it).
@@ -113,6 +125,10 @@ impl Instance {
         let record = Arc::new(Record::new(endpoint, handshake));
         self.shared.register(id, record.clone());
         let session = Session::new(id, record.clone(), self.shared.clone());
+        if let Err(status) = self.decide_late(endpoint, ep, &session) {
+            record.refuse(self.fresh_state(id, ep));
+            return status;
+        }
         let opened = shielded(self.scope(Some(id), "on_open"), || {
             ep.open(&session, &record.handshake)
         });
@@ -133,6 +149,70 @@ impl Instance {
                 Status::PANICKED
             }
         }
+    }
+
+    /// Runs `on_handshake` when the host did not ask it before the upgrade: a refusal closes
+    /// the session (1008, the body as the reason), an acceptance's properties are set.
+    fn decide_late(
+        &self,
+        endpoint: EndpointId,
+        ep: &dyn Dispatch,
+        session: &Session,
+    ) -> Result<(), Status> {
+        if self.host_decides {
+            return Ok(());
+        }
+        let scope = self.scope(Some(session.id()), "on_handshake");
+        let decision = shielded(scope, || ep.handshake(session.handshake()));
+        match decision.ok_or(Status::PANICKED)? {
+            Ok(accept) if accept.is_plain() => Ok(()),
+            Ok(accept) => {
+                self.warn_late(endpoint, ep);
+                self.apply_late(session, accept)
+            }
+            Err(refuse) => {
+                self.warn_late(endpoint, ep);
+                let reason = match refuse.body() {
+                    "" => format!("refused ({})", refuse.status()),
+                    body => body.to_owned(),
+                };
+                let close = CloseReason::policy_violation().with_reason(reason);
+                match self.host().close(session.id(), &close) {
+                    Ok(()) => Err(Status::REJECTED),
+                    Err(error) => Err(error.status()),
+                }
+            }
+        }
+    }
+
+    /// Sets an acceptance's properties (its headers and subprotocol are too late).
+    fn apply_late(&self, session: &Session, accept: Accept) -> Result<(), Status> {
+        let acceptance = accept.into_acceptance();
+        for (key, value) in acceptance.properties {
+            let json = value.to_string();
+            let stored = self.host().property_set(session.id(), &key, &json);
+            stored.map_err(|error| error.status())?;
+        }
+        Ok(())
+    }
+
+    fn warn_late(&self, endpoint: EndpointId, ep: &dyn Dispatch) {
+        let Some(warned) = self.warned.get(endpoint.index()) else {
+            return;
+        };
+        if warned.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let why = if ep.decides_handshakes() {
+            "the host is older than ABI 1.2"
+        } else {
+            "the endpoint does not set `const DECIDES_HANDSHAKES: bool = true`"
+        };
+        let line = format!(
+            "endpoint {endpoint}: on_handshake decided after the upgrade ({why}): a refusal \
+             closes with 1008, an acceptance's headers and subprotocol are dropped"
+        );
+        self.host().log(None, LogLevel::Warn, &line);
     }
 
     /// `State::default()` for a session `on_open` did not accept.

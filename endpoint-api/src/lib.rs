@@ -56,6 +56,7 @@
 //!
 //! impl Endpoint for Poll {
 //!     type State = Voter;
+//!     const DECIDES_HANDSHAKES: bool = true; // ask on_handshake before the upgrade
 //!
 //!     fn on_handshake(&self, handshake: &Handshake) -> Result<Accept, Refuse> {
 //!         match handshake.query_param("name") {
@@ -144,7 +145,9 @@
 //! 1. [`Endpoint::on_handshake`] decides the upgrade on the context's pool, before the 101:
 //!    [`Accept`] (a subprotocol, response headers such as cookies, initial user
 //!    properties) or [`Refuse`] (an HTTP status 400–599, headers such as
-//!    `WWW-Authenticate`, a short body).
+//!    `WWW-Authenticate`, a short body). The host asks only endpoints that set
+//!    [`DECIDES_HANDSHAKES`](Endpoint::DECIDES_HANDSHAKES), so the others cost no trip to
+//!    the pool per handshake.
 //! 2. [`Endpoint::on_open`] builds the session's typed [`State`](Endpoint::State).
 //! 3. [`on_text`](Endpoint::on_text), [`on_binary`](Endpoint::on_binary),
 //!    [`on_pong`](Endpoint::on_pong), [`on_error`](Endpoint::on_error) and async
@@ -288,6 +291,6 @@ pub use serde_json as json;
 /// Plumbing for [`plugin!`]; not part of the API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::dispatch::{Dispatch, Factory, boxed};
+    pub use crate::dispatch::{Dispatch, Factory, boxed, decides};
     pub use crate::plugin::Declared;
 }

@@ -81,6 +81,7 @@ macro_rules! plugin {
                 $crate::__private::Declared::new(
                     $path,
                     &[$($($protocol),*)?],
+                    $crate::__private::decides(&$factory),
                     |ctx| $crate::__private::boxed(ctx, $factory),
                 ),
             )+],

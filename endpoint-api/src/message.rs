@@ -1,40 +1,7 @@
 //! Incoming messages as callbacks receive them: [`Text`] and [`Binary`], which read as `&str`
-//! and `&[u8]` and decode themselves into typed values on request.
-//!
-//! # Typed messages
-//! Decoding is opt-in and per message: call [`Text::json`] (any `serde` type),
-//! [`Text::parsed`] (any [`FromStr`] type) or [`Binary::json`] where you need a typed value.
-//! They return `Option`: `None` when the message does not decode, and then the SDK calls the
-//! endpoint's [`on_error`](crate::Endpoint::on_error) with an
-//! [`ErrorKind::Decode`](crate::ErrorKind::Decode) error right after the current callback
-//! returns (same session, same state, before any other callback of the session). A bad
-//! message never panics and needs no error plumbing in the callback:
-//!
-//! ```
-//! use endpoint_api::serde::Deserialize;
-//! use endpoint_api::{Endpoint, Session, Text};
-//!
-//! #[derive(Deserialize)]
-//! #[serde(crate = "endpoint_api::serde")]
-//! struct Move { x: u8, y: u8 }
-//!
-//! struct Board;
-//!
-//! impl Endpoint for Board {
-//!     type State = ();
-//!
-//!     fn on_text(&self, session: &Session, _: &mut (), text: Text<'_>) {
-//!         let Some(Move { x, y }) = text.json() else { return };
-//!         let _ = session.send_text(&format!("moved to {x},{y}"));
-//!     }
-//! }
-//! ```
-//!
-//! Why not a `type Message` on the endpoint, decoded before a typed callback? Stable Rust has
-//! no defaults for associated types, so every endpoint would have to name one, typed or not;
-//! and an endpoint that takes several shapes of message, or reads a prefix before deciding,
-//! would need a wrapper enum anyway. Decoding at the call keeps untyped endpoints as short as
-//! before and puts the type where the value is used, while the SDK still owns the failure path.
+//! and `&[u8]` and decode themselves into typed values on request; a decode failure is kept
+//! in the callback's [`Failures`] for the instance to deliver to `on_error` afterwards. Why
+//! decoding is per call rather than a `type Message`: the crate docs' "Typed messages".
 
 use std::cell::RefCell;
 use std::fmt;
@@ -65,7 +32,29 @@ impl Failures {
 
 /// A whole text message. Reads as a `&str` (it derefs to one, and compares with one); decodes
 /// on request with [`json`](Text::json) or [`parsed`](Text::parsed), a failure going to
-/// `on_error` (see the [module docs](crate::Text#typed-messages) above it).
+/// `on_error` right after the callback (see [Typed messages](crate#typed-messages)).
+///
+/// ```
+/// use endpoint_api::serde::Deserialize;
+/// use endpoint_api::{Endpoint, Session, Text};
+///
+/// #[derive(Deserialize)]
+/// #[serde(crate = "endpoint_api::serde")]
+/// struct Move { x: u8, y: u8 }
+///
+/// struct Board;
+///
+/// impl Endpoint for Board {
+///     type State = ();
+///
+///     fn on_text(&self, session: &Session, _: &mut (), text: Text<'_>) {
+///         let Some(Move { x, y }) = text.json() else { return }; // on_error follows
+///         let _ = session.send_text(&format!("moved to {x},{y}"));
+///     }
+/// }
+/// ```
+///
+/// It reads like the `&str` it wraps:
 ///
 /// ```
 /// # use endpoint_api::{Endpoint, Session, Text};

@@ -40,6 +40,7 @@ pub struct Plugin {
 pub struct Declared {
     template: &'static str,
     subprotocols: &'static [&'static str],
+    decides_handshakes: bool,
     factory: Factory,
 }
 
@@ -49,11 +50,13 @@ impl Declared {
     pub const fn new(
         template: &'static str,
         subprotocols: &'static [&'static str],
+        decides_handshakes: bool,
         factory: Factory,
     ) -> Declared {
         Declared {
             template,
             subprotocols,
+            decides_handshakes,
             factory,
         }
     }
@@ -66,6 +69,12 @@ impl Declared {
     /// The subprotocols the endpoint accepts, in preference order.
     pub fn subprotocols(&self) -> &'static [&'static str] {
         self.subprotocols
+    }
+
+    /// Whether the endpoint decides handshakes before the upgrade
+    /// ([`Endpoint::DECIDES_HANDSHAKES`](crate::Endpoint::DECIDES_HANDSHAKES)).
+    pub fn decides_handshakes(&self) -> bool {
+        self.decides_handshakes
     }
 
     pub(crate) fn factory(&self) -> Factory {
@@ -94,6 +103,19 @@ impl Plugin {
         self.declared.iter()
     }
 
+    /// Whether any endpoint decides handshakes: then, and only then, the plugin's table
+    /// offers the host `on_handshake`.
+    pub const fn decides_handshakes(&self) -> bool {
+        let mut i = 0;
+        while i < self.declared.len() {
+            if self.declared[i].decides_handshakes {
+                return true;
+            }
+            i += 1;
+        }
+        false
+    }
+
     pub(crate) fn declared(&self) -> &'static [Declared] {
         self.declared
     }
@@ -108,6 +130,7 @@ impl fmt::Debug for Declared {
         f.debug_struct("Declared")
             .field("template", &self.template)
             .field("subprotocols", &self.subprotocols)
+            .field("decides_handshakes", &self.decides_handshakes)
             .finish_non_exhaustive()
     }
 }

@@ -14,6 +14,7 @@ struct Items {
 
 impl Endpoint for Items {
     type State = ();
+    const DECIDES_HANDSHAKES: bool = true;
 
     fn on_handshake(&self, handshake: &Handshake) -> Result<Accept, Refuse> {
         let item = handshake.path_param("item").unwrap_or_default();
@@ -45,6 +46,7 @@ struct Chat;
 
 impl Endpoint for Chat {
     type State = ();
+    const DECIDES_HANDSHAKES: bool = true;
 
     fn on_handshake(&self, handshake: &Handshake) -> Result<Accept, Refuse> {
         assert_eq!(handshake.subprotocol(), None, "nothing negotiated yet");
@@ -144,6 +146,57 @@ fn the_subprotocol_is_the_endpoints_choice_or_the_hosts() {
         500,
         "a subprotocol the client did not offer"
     );
+}
+
+/// Decides handshakes but forgot to say so.
+struct Forgetful;
+
+impl Endpoint for Forgetful {
+    type State = ();
+
+    fn on_handshake(&self, handshake: &Handshake) -> Result<Accept, Refuse> {
+        match handshake.query_param("user") {
+            Some(user) => Ok(Accept::new()
+                .with_header("Set-Cookie", "lost=1")
+                .with_property("user", user)?),
+            None => Err(Refuse::forbidden().with_body("who are you?")),
+        }
+    }
+}
+
+#[test]
+fn an_endpoint_that_does_not_declare_it_still_decides_right_after_the_upgrade() {
+    let host = MockHost::builder()
+        .endpoint("/", |_| Forgetful)
+        .build()
+        .unwrap();
+    let refused = host.connect("/").expect("upgraded: the host was not asked");
+    let info = host.close_info(refused.id()).unwrap();
+    assert_eq!((info.code, info.reason.as_str()), (1008, "who are you?"));
+    let accepted = host.connect("/?user=ann").unwrap();
+    assert!(accepted.is_open());
+    assert_eq!(host.property(accepted.id(), "user"), Some("ann".into()));
+    assert!(
+        host.response_headers(accepted.id()).is_empty(),
+        "too late for headers"
+    );
+    let warnings: Vec<_> = host
+        .logs()
+        .into_iter()
+        .filter(|l| l.level == LogLevel::Warn)
+        .collect();
+    assert_eq!(warnings.len(), 1, "warned once: {warnings:?}");
+    assert!(
+        warnings[0].message.contains("DECIDES_HANDSHAKES"),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn only_a_plugin_with_a_deciding_endpoint_offers_on_handshake_to_the_host() {
+    assert!(PLUGIN.decides_handshakes());
+    let flags: Vec<bool> = PLUGIN.endpoints().map(|e| e.decides_handshakes()).collect();
+    assert_eq!(flags, [true, true]);
 }
 
 #[test]

@@ -47,6 +47,7 @@ impl Auction {
 
 impl Endpoint for Auction {
     type State = Bidder;
+    const DECIDES_HANDSHAKES: bool = true;
 
     fn on_handshake(&self, handshake: &Handshake) -> Result<Accept, Refuse> {
         match handshake.query_param("user") {

@@ -51,7 +51,13 @@ impl PluginApi {
             on_close: Some(on_close),
             on_error: Some(on_error),
             on_send_complete: Some(on_send_complete),
-            on_handshake: Some(on_handshake),
+            // Offered only when an endpoint decides handshakes: asking costs the host a trip
+            // to the pool per handshake.
+            on_handshake: if P::PLUGIN.decides_handshakes() {
+                Some(on_handshake)
+            } else {
+                None
+            },
             on_deploy: Some(on_deploy),
             on_undeploy: Some(on_undeploy),
         }
@@ -85,12 +91,12 @@ unsafe extern "C" fn create<P: PluginDecl>(
         }
         // SAFETY: the pairs are valid for this call (ABI contract).
         let params = unsafe { init_params.to_vec_lossy() };
+        // A host of ABI 1.2 or later asks `on_handshake` when the table offers it.
+        let host_decides =
+            P::PLUGIN.decides_handshakes() && AbiVersion::from_raw(api.abi_version).minor >= 2;
         let host: Arc<dyn Host> = Arc::new(FfiHost::new(host_ctx, api));
-        let factories = P::PLUGIN
-            .declared()
-            .iter()
-            .map(|declared| declared.factory());
-        Instance::create(host, params, factories)
+        let factories = P::PLUGIN.declared().iter().map(|d| d.factory());
+        Instance::create(host, params, factories, host_decides)
     }));
     match made {
         Ok(Some(instance)) => Box::into_raw(Box::new(instance)).cast(),

@@ -36,7 +36,8 @@ fn code_of(cause: CloseCause) -> u16 {
 impl MockHost {
     /// Opens a session at `url` (relative to the context, with an optional `?query`), as a
     /// client connecting: routed by the path templates (path parameters filled), decided by
-    /// `on_handshake`, then opened with `on_open`. `Err` is the HTTP answer instead of 101:
+    /// `on_handshake` (if the deployment decides handshakes: see the module docs), then
+    /// opened with `on_open`. `Err` is the HTTP answer instead of 101:
     /// the endpoint's [`Refuse`], 404 when no template matches, 500 when `on_handshake`
     /// panicked or chose a subprotocol the client did not offer.
     ///
@@ -59,9 +60,12 @@ impl MockHost {
         for (name, value) in route.params {
             handshake = handshake.with_path_param(name, value);
         }
-        let accept = match self.instance.handshake(route.endpoint, &handshake) {
-            Ok(decision) => decision?,
-            Err(_) => return Err(Refuse::internal_error()),
+        let accept = match self.decides_handshakes {
+            true => match self.instance.handshake(route.endpoint, &handshake) {
+                Ok(decision) => decision?,
+                Err(_) => return Err(Refuse::internal_error()),
+            },
+            false => Accept::new(),
         };
         let subprotocol = self.negotiate(route.endpoint, &handshake, &accept)?;
         if let Some(chosen) = subprotocol {

@@ -12,7 +12,9 @@
 //! the mock reacts as Berth does:
 //!
 //! - a refused handshake comes back as the [`Refuse`](crate::Refuse) (404 when no template
-//!   matches, 500 when `on_handshake` panicked);
+//!   matches, 500 when `on_handshake` panicked) — when an endpoint of the deployment sets
+//!   [`DECIDES_HANDSHAKES`](crate::Endpoint::DECIDES_HANDSHAKES), as in Berth; otherwise
+//!   `on_handshake` runs at `on_open`, after the upgrade;
 //! - a session the endpoint closes (or `on_open` refuses) gets its `on_close` right after
 //!   that callback, with cause [`EndpointClose`](crate::CloseCause::EndpointClose);
 //! - a panicking callback is logged (as [`logs`](MockHost::logs) shows), then `on_error`
@@ -142,6 +144,9 @@ pub struct MockBuilder {
     init_params: Vec<(String, String)>,
     routes: Routes,
     factories: Vec<Build>,
+    /// Whether any endpoint decides handshakes (then, as Berth, the mock asks before the
+    /// upgrade; otherwise the SDK's fallback runs at `on_open`).
+    decides_handshakes: bool,
 }
 
 impl MockBuilder {
@@ -155,6 +160,7 @@ impl MockBuilder {
     /// generates), after those added so far.
     pub fn plugin(mut self, plugin: &Plugin) -> Self {
         for declared in plugin.endpoints() {
+            self.decides_handshakes |= declared.decides_handshakes();
             self.routes
                 .add(declared.template(), declared.subprotocols());
             let factory = declared.factory();
@@ -184,6 +190,7 @@ impl MockBuilder {
         E: Endpoint,
         F: FnOnce(&PluginContext) -> E + 'static,
     {
+        self.decides_handshakes |= E::DECIDES_HANDSHAKES;
         self.routes.add(template, subprotocols);
         self.factories.push(Box::new(|ctx| boxed(ctx, factory)));
         self
@@ -198,7 +205,9 @@ impl MockBuilder {
             let logs = recorder.lock().logs.clone();
             logs.last().map(|l| l.message.clone()).unwrap_or_default()
         };
-        let Some(instance) = Instance::create(host, self.init_params, self.factories) else {
+        let decides = self.decides_handshakes;
+        let made = Instance::create(host, self.init_params, self.factories, decides);
+        let Some(instance) = made else {
             return Err(MockError::FactoryPanicked(last_log()));
         };
         if instance.deploy() == Status::PANICKED {
@@ -208,6 +217,7 @@ impl MockBuilder {
             recorder,
             instance: Arc::new(instance),
             routes: Arc::new(self.routes),
+            decides_handshakes: decides,
         })
     }
 }
@@ -227,6 +237,7 @@ pub struct MockHost {
     recorder: Arc<Recorder>,
     instance: Arc<Instance>,
     routes: Arc<Routes>,
+    decides_handshakes: bool,
 }
 
 impl MockHost {
@@ -241,6 +252,7 @@ impl MockHost {
             init_params: Vec::new(),
             routes: Routes::default(),
             factories: Vec::new(),
+            decides_handshakes: false,
         }
     }
 

@@ -33,6 +33,7 @@ impl Echo {
 impl Endpoint for Echo {
     /// Messages seen.
     type State = u32;
+    const DECIDES_HANDSHAKES: bool = true;
 
     fn on_handshake(&self, handshake: &Handshake) -> Result<Accept, Refuse> {
         match handshake.query_param("deny") {
@@ -259,6 +260,32 @@ fn on_handshake_writes_a_verdict_only_when_it_says_something() {
 }
 
 #[test]
+fn under_a_host_before_abi_1_2_on_handshake_runs_at_on_open() {
+    let host = FakeHost::default();
+    let mut api = host_api(size_of::<HostApi>());
+    api.abi_version = AbiVersion {
+        major: ABI_MAJOR,
+        minor: 1,
+    }
+    .to_raw();
+    let plugin = Deployed::new(&host, &api, &[]).unwrap();
+    assert_eq!(
+        plugin.open(&host, 0, 14, "deny=late", ("a", "b")),
+        Status::REJECTED
+    );
+    assert_eq!(
+        host.closes.lock().unwrap().clone(),
+        [(14, 1008, "late".into())]
+    );
+    let logs = host.logs.lock().unwrap().clone();
+    assert!(
+        logs[0].2.contains("the host is older than ABI 1.2"),
+        "{logs:?}"
+    );
+    assert_eq!(plugin.open(&host, 0, 15, "", ("a", "b")), Status::OK);
+}
+
+#[test]
 fn lifecycle_callbacks_reach_every_endpoint() {
     let host = FakeHost::default();
     let api = host_api(size_of::<HostApi>());
@@ -293,7 +320,11 @@ fn an_async_closure_runs_on_its_completion() {
 fn the_table_has_every_callback_of_this_minor() {
     // SAFETY: the static table.
     let table = unsafe { read_table(berth_plugin_entry(ptr::null())) }.unwrap();
-    assert!(table.on_handshake.is_some() && table.on_deploy.is_some());
+    assert!(
+        table.on_handshake.is_some(),
+        "an endpoint decides handshakes"
+    );
+    assert!(table.on_deploy.is_some());
     assert!(table.on_undeploy.is_some());
 }
 
