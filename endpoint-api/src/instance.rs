@@ -3,6 +3,7 @@
 //! dispatches callbacks to the endpoints under the panic [shield](crate::guard). Safe code;
 //! `abi::export` turns the raw arguments into the values used here.
 
+use std::any::Any;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -30,10 +31,6 @@ pub(crate) struct Instance {
     /// Per endpoint: whether the fallback's warning was logged.
     warned: Vec<AtomicBool>,
 }
-
-/// A message callback, given the endpoint, the session, its state and the decode failures.
-type Deliver<'a> =
-    dyn FnOnce(&dyn Dispatch, &Session, &mut (dyn std::any::Any + Send), &Failures) + 'a;
 
 impl Instance {
     /// Builds every endpoint in declaration order; `None` (logged) if a factory panicked.
@@ -224,34 +221,21 @@ impl Instance {
         let Ok(text) = std::str::from_utf8(data) else {
             return Status::INVALID_ARGUMENT;
         };
-        self.message(
-            endpoint,
-            session,
-            "on_text",
-            Box::new(|ep, s, state, failures| {
-                ep.text(s, state, Text::new(text, failures));
-            }),
-        )
+        self.message(endpoint, session, "on_text", |ep, s, state, failures| {
+            ep.text(s, state, Text::new(text, failures));
+        })
     }
 
     pub(crate) fn binary(&self, endpoint: u32, session: u64, data: &[u8]) -> Status {
-        self.message(
-            endpoint,
-            session,
-            "on_binary",
-            Box::new(|ep, s, state, failures| {
-                ep.binary(s, state, Binary::new(data, failures));
-            }),
-        )
+        self.message(endpoint, session, "on_binary", |ep, s, state, failures| {
+            ep.binary(s, state, Binary::new(data, failures));
+        })
     }
 
     pub(crate) fn pong(&self, endpoint: u32, session: u64, data: &[u8]) -> Status {
-        self.message(
-            endpoint,
-            session,
-            "on_pong",
-            Box::new(|ep, s, state, _| ep.pong(s, state, data)),
-        )
+        self.message(endpoint, session, "on_pong", |ep, s, state, _| {
+            ep.pong(s, state, data)
+        })
     }
 
     pub(crate) fn error(
@@ -352,7 +336,7 @@ impl Instance {
         endpoint: u32,
         session: u64,
         name: &str,
-        deliver: Box<Deliver<'_>>,
+        deliver: impl FnOnce(&dyn Dispatch, &Session, &mut (dyn Any + Send), &Failures),
     ) -> Status {
         self.with_session(endpoint, session, |ep, s, record| {
             if !record.takes_messages() {
