@@ -45,6 +45,7 @@ const PACKAGES: &[&str] = &[
     "fixture-old-minor",
     "fixture-load-abort",
     "fixture-load-hang",
+    "fixture-gate",
 ];
 
 /// Builds the binary and every plugin (once per test process) with the cargo and profile
