@@ -79,7 +79,13 @@ async fn a_full_queue_refuses_new_handshakes_with_503() {
     let pool = "<websocket-executor><min>1</min><max>1</max><queue-size>1</queue-size></websocket-executor>";
     let (_apps, berth) = probe("queue-size", pool);
     let mut first = connect(&berth.url("/probe/")).await;
+    // The first session's on_open (and the round trip) has left the one thread idle before
+    // the second handshake is admitted: on a loaded machine it could still be queued.
+    send_text(&mut first, "sleep:0").await;
+    assert_eq!(recv_text(&mut first).await, "slept:0");
     let mut second = connect(&berth.url("/probe/")).await;
+    send_text(&mut second, "sleep:0").await;
+    assert_eq!(recv_text(&mut second).await, "slept:0");
     send_text(&mut first, "sleep:3000").await;
     send_text(&mut second, "sleep:10").await;
     // One thread busy, one task queued: the queue (size 1) is full.
