@@ -27,7 +27,7 @@ use super::{Parsed, xml};
 pub(crate) use read::validate_context_path;
 pub use settings::{
     ANY_ORIGIN, ContextSettings, DistributedProperties, ExecutorSettings, IdlePolicy, Keepalive,
-    MessageLimits, SendTimeouts, defaults,
+    MessageLimits, RedeployPolicy, SendTimeouts, defaults,
 };
 
 /// The file name of a descriptor inside a context directory.
@@ -72,6 +72,8 @@ const WEBSOCKET: &[ElementSpec] = &[
     ElementSpec::value("max-sessions"),
     ElementSpec::value("idle-counts-control-frames"),
     ElementSpec::value("permessage-deflate"),
+    ElementSpec::value("redeploy-policy"),
+    ElementSpec::value("drain-timeout-in-millis"),
 ];
 
 const SERVLET_ONLY: &str =

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::settings::{
     ANY_ORIGIN, ContextSettings, DistributedProperties, ExecutorSettings, IdlePolicy, Keepalive,
-    MessageLimits, SendTimeouts, defaults::*, usize_of,
+    MessageLimits, RedeployPolicy, SendTimeouts, defaults::*, usize_of,
 };
 use super::{Descriptor, NAMESPACE};
 use crate::config::diagnostic::Diagnostics;
@@ -52,6 +52,7 @@ pub(super) fn descriptor(root: &Element, diagnostics: &mut Diagnostics<'_>) -> D
             "websocket/permessage-deflate",
             PERMESSAGE_DEFLATE,
         ),
+        redeploy: redeploy_policy(&mut x, websocket),
     };
     let endpoint_library_at = websocket
         .and_then(|w| w.child("endpoint-library"))
@@ -435,6 +436,38 @@ pub(crate) fn validate_origin(origin: &str) -> Result<(), &'static str> {
         }
     }
     Ok(())
+}
+
+/// `redeploy-policy` (`close` or `drain`) and, for `drain`, `drain-timeout-in-millis`.
+fn redeploy_policy(x: &mut Extractor<'_, '_>, websocket: Option<&Element>) -> RedeployPolicy {
+    const POLICY: &str = "websocket/redeploy-policy";
+    const TIMEOUT: &str = "websocket/drain-timeout-in-millis";
+    let millis = x.unsigned_or(websocket, TIMEOUT, DRAIN_TIMEOUT_MILLIS);
+    let drain = RedeployPolicy::Drain {
+        timeout: Duration::from_millis(millis),
+    };
+    let Some(element) = child_at(websocket, POLICY) else {
+        x.record(POLICY, "close", Origin::Default);
+        return RedeployPolicy::Close;
+    };
+    let Some(text) = x.string(element) else {
+        return RedeployPolicy::Close;
+    };
+    match text.as_str() {
+        "close" => {
+            x.record(POLICY, "close", Origin::File);
+            RedeployPolicy::Close
+        }
+        "drain" => {
+            x.record(POLICY, "drain", Origin::File);
+            drain
+        }
+        other => {
+            let message = format!("<redeploy-policy> \"{other}\" must be close or drain");
+            x.error_at(&element.text_or_empty(), message);
+            RedeployPolicy::Close
+        }
+    }
 }
 
 fn max_sessions(x: &mut Extractor<'_, '_>, websocket: Option<&Element>) -> Option<usize> {

@@ -40,6 +40,8 @@ pub mod defaults {
     pub const PONG_TIMEOUT_MILLIS: u64 = 10_000;
     /// `permessage-deflate`: on, since browsers offer it.
     pub const PERMESSAGE_DEFLATE: bool = true;
+    /// `drain-timeout-in-millis`: a minute for old sessions to finish on their own.
+    pub const DRAIN_TIMEOUT_MILLIS: u64 = 60_000;
 }
 
 /// Everything a descriptor configures for one context.
@@ -74,6 +76,20 @@ pub struct ContextSettings {
     pub max_sessions: Option<usize>,
     /// Whether permessage-deflate (RFC 7692) is negotiated when a client offers it.
     pub permessage_deflate: bool,
+    /// What happens to the sessions of the old version when the context is redeployed.
+    pub redeploy: RedeployPolicy,
+}
+
+/// What a redeploy does with the old version's sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedeployPolicy {
+    /// Each gets close 1012 (Service Restart) at once; its `on_close` runs on the old plugin.
+    Close,
+    /// They keep running on the old version until they end, or until the timeout; then 1012.
+    Drain {
+        /// How long the old version may keep serving its sessions.
+        timeout: Duration,
+    },
 }
 
 /// Largest accepted messages, after reassembling fragments.
@@ -183,6 +199,7 @@ impl Default for ContextSettings {
             allowed_origins: Vec::new(),
             max_sessions: None,
             permessage_deflate: PERMESSAGE_DEFLATE,
+            redeploy: RedeployPolicy::Close,
         }
     }
 }

@@ -589,3 +589,26 @@ fn text_where_children_belong_and_children_where_a_value_belongs_are_errors() {
             .contains("takes a value, not child elements")
     );
 }
+
+#[test]
+fn the_redeploy_policy_is_close_or_drain_with_a_timeout() {
+    use std::time::Duration;
+    assert_eq!(settings("").redeploy, RedeployPolicy::Close);
+    assert_eq!(
+        settings("<redeploy-policy>drain</redeploy-policy>").redeploy,
+        RedeployPolicy::Drain {
+            timeout: Duration::from_secs(60)
+        }
+    );
+    assert_eq!(
+        settings("<redeploy-policy>drain</redeploy-policy><drain-timeout-in-millis>2500</drain-timeout-in-millis>")
+            .redeploy,
+        RedeployPolicy::Drain {
+            timeout: Duration::from_millis(2500)
+        }
+    );
+    assert!(
+        errors("<redeploy-policy>later</redeploy-policy>")[0]
+            .contains("<redeploy-policy> \"later\" must be close or drain")
+    );
+}
