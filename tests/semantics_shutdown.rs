@@ -1,10 +1,11 @@
 //! SIGTERM: stop accepting, close every session with 1001, run every `on_close`, exit 0
-//! within the grace period. SIGHUP does the same, with a warning naming it.
+//! within the grace period. SIGHUP does not stop: it makes Berth look at the apps directory
+//! again.
 
 use std::time::Duration;
 
 use berth_tests::apps::{Apps, descriptor};
-use berth_tests::client::{connect, expect_close};
+use berth_tests::client::{connect, echo_round_trip, expect_close, recv_text, send_text};
 use berth_tests::server::Berth;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -45,28 +46,22 @@ async fn sigterm_closes_every_session_with_1001_runs_on_close_and_exits_0() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sighup_closes_every_session_with_1001_runs_on_close_exits_0_and_says_so() {
+async fn sighup_deploys_a_new_context_while_open_sessions_carry_on() {
     let apps = Apps::new("hangup");
+    apps.sample("echo");
+    let berth = Berth::start(&apps);
+    let mut ws = echo_round_trip(&berth.url("/echo/")).await;
     apps.context("probe", "probe", &descriptor(""));
-    let mut berth = Berth::start(&apps);
-    let mut ws = connect(&berth.url("/probe/")).await;
-    let status = tokio::task::block_in_place(|| berth.signal("HUP", Duration::from_secs(20)));
-    assert_eq!(
-        expect_close(&mut ws).await.map(|f| u16::from(f.code)),
-        Some(1001)
-    );
-    let status = status.expect("berth exited within the grace period");
-    assert!(status.success(), "exit status {status:?}");
+    berth.send_signal("HUP");
+    let served = berth.wait_for_log("serving context=probe", Duration::from_secs(20));
+    assert!(served.is_some(), "{}", berth.logs());
+    let _late = connect(&berth.url("/probe/")).await;
+    send_text(&mut ws, "still here").await;
+    assert_eq!(recv_text(&mut ws).await, "still here");
     let logs = berth.logs();
     assert!(
-        logs.lines()
-            .any(|line| line.contains("probe closed") && line.contains("code=1001 cause=Shutdown")),
-        "on_close ran:\n{logs}"
-    );
-    assert!(
-        logs.lines().any(|line| line.contains("WARN")
-            && line.contains("SIGHUP: Berth does not reload yet, so it stops as on SIGTERM")),
+        logs.contains("SIGHUP: looking at the apps directory again"),
         "{logs}"
     );
-    assert!(logs.contains("shutting down signal=\"SIGHUP\""), "{logs}");
+    assert!(!logs.contains("shutting down"), "{logs}");
 }

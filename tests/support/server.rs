@@ -187,13 +187,20 @@ impl Berth {
         self.signal("TERM", timeout)
     }
 
+    /// Sends the signal `name` (as `kill` spells it: `TERM`, `HUP`) without waiting.
+    pub fn send_signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -{name} {pid}: {sent}");
+    }
+
     /// Sends the signal `name` (as `kill` spells it: `TERM`, `HUP`) and waits for the
     /// process to exit.
     pub fn signal(&mut self, name: &str, timeout: Duration) -> Option<ExitStatus> {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill")
-            .args([&format!("-{name}"), &pid])
-            .status();
+        self.send_signal(name);
         let deadline = Instant::now() + timeout;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {

@@ -4,19 +4,18 @@
 //! defaults with the working directory as the server home. `--listen` and `--apps` override
 //! the file. A context with errors is reported and skipped; the others still deploy.
 //! SIGTERM and SIGINT stop the container gracefully (every session closed with 1001 and its
-//! `on_close` run, within the configured grace period) and the process exits 0. SIGHUP does
-//! the same, with a warning, until live redeployment gives it a meaning of its own. An
-//! enabled `<admin>` is warned about: nothing serves the admin listener yet.
+//! `on_close` run, within the configured grace period) and the process exits 0. SIGHUP makes
+//! the container look at the apps directory again at once. An enabled `<admin>` is warned
+//! about: nothing serves the admin listener yet.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::signal::unix::{SignalKind, signal};
 
 use crate::config::server::{self, ServerConfig};
 use crate::config::{Diagnostic, Severity};
 use crate::container::{Container, StartError};
-use crate::deploy::scanner::{self, AppCandidate};
 
 /// What `berth run` was asked to do.
 #[derive(Debug, Clone, Default)]
@@ -46,14 +45,6 @@ pub enum RunError {
     /// The listener could not start.
     #[error(transparent)]
     Start(#[from] StartError),
-    /// The apps directory cannot be read.
-    #[error("cannot read the apps directory {dir}: {source}")]
-    AppsDir {
-        /// The directory.
-        dir: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
 }
 
 /// Loads the configuration the way `berth run` does, applying the command-line overrides.
@@ -89,43 +80,35 @@ fn load_server(file: &Path) -> Result<ServerConfig, RunError> {
         })
 }
 
-/// Finds every deployable context, logging the ones that are refused and why.
-pub fn deployable_apps(config: &ServerConfig) -> Result<Vec<AppCandidate>, RunError> {
-    let reports = scanner::scan_apps(&config.apps_dir).map_err(|source| RunError::AppsDir {
-        dir: config.apps_dir.clone(),
-        source,
-    })?;
-    let mut apps = Vec::new();
-    for report in reports {
-        log_diagnostics(&report.diagnostics);
-        match report.app {
-            Some(app) => apps.push(app),
-            None => tracing::error!(dir = %report.dir.display(), "context not deployed"),
-        }
-    }
-    Ok(apps)
-}
-
-/// Runs the container until SIGTERM, SIGINT or SIGHUP, then shuts it down within the grace
-/// period.
+/// Runs the container until SIGTERM or SIGINT, then shuts it down within the grace period.
 pub fn run(options: &RunOptions) -> Result<(), RunError> {
     let config = effective_config(options)?;
     warn_unserved_admin(&config);
     log_open_files_limit();
-    let apps = deployable_apps(&config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("berth-io")
         .build()
         .map_err(RunError::Runtime)?;
-    runtime.block_on(serve(&config, &apps))
+    runtime.block_on(serve(&config))
 }
 
-async fn serve(config: &ServerConfig, apps: &[AppCandidate]) -> Result<(), RunError> {
+async fn serve(config: &ServerConfig) -> Result<(), RunError> {
     // Installed before deploying: a signal during start-up stops the server once it is up.
-    let signals = StopSignals::install();
-    let container = Container::start(config, apps).await?;
-    let signal = wait_for_signal(signals).await;
+    let signals = Signals::install();
+    let container = Container::start(config).await?;
+    let mut signals = signals;
+    let signal = loop {
+        match wait_for_signal(&mut signals).await {
+            Signal::Stop(name) => break name,
+            Signal::Rescan => {
+                tracing::info!("SIGHUP: looking at the apps directory again");
+                if let Err(error) = container.rescan().await {
+                    tracing::error!(%error, "cannot read the apps directory");
+                }
+            }
+        }
+    };
     tracing::info!(signal, "shutting down");
     container.shutdown(config.shutdown_grace).await;
     tracing::info!("stopped");
@@ -151,18 +134,26 @@ fn log_open_files_limit() {
     }
 }
 
-/// The signals that stop the server gracefully. SIGHUP's default action would end the
-/// process without closing a single session.
+/// The signals Berth handles: SIGTERM and SIGINT stop it gracefully; SIGHUP makes it look
+/// at the apps directory again (the Unix habit, as `nginx -s reload`), where its default
+/// action would end the process without closing a single session.
 #[derive(Debug)]
-struct StopSignals {
-    terminate: Signal,
-    interrupt: Signal,
-    hangup: Signal,
+struct Signals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
 }
 
-impl StopSignals {
-    fn install() -> std::io::Result<StopSignals> {
-        Ok(StopSignals {
+/// What a signal asks for.
+#[derive(Debug)]
+enum Signal {
+    Stop(&'static str),
+    Rescan,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        Ok(Signals {
             terminate: signal(SignalKind::terminate())?,
             interrupt: signal(SignalKind::interrupt())?,
             hangup: signal(SignalKind::hangup())?,
@@ -170,25 +161,20 @@ impl StopSignals {
     }
 }
 
-async fn wait_for_signal(signals: std::io::Result<StopSignals>) -> &'static str {
-    let mut signals = match signals {
+async fn wait_for_signal(signals: &mut std::io::Result<Signals>) -> Signal {
+    let signals = match signals {
         Ok(signals) => signals,
         Err(error) => {
             // Without signal handlers the process still stops on the default action.
             tracing::warn!(%error, "cannot handle signals; they end the process at once");
             std::future::pending::<()>().await;
-            return "none";
+            return Signal::Stop("none");
         }
     };
     tokio::select! {
-        _ = signals.terminate.recv() => "SIGTERM",
-        _ = signals.interrupt.recv() => "SIGINT",
-        _ = signals.hangup.recv() => {
-            tracing::warn!(
-                "SIGHUP: Berth does not reload yet, so it stops as on SIGTERM (every session closed with 1001)"
-            );
-            "SIGHUP"
-        }
+        _ = signals.terminate.recv() => Signal::Stop("SIGTERM"),
+        _ = signals.interrupt.recv() => Signal::Stop("SIGINT"),
+        _ = signals.hangup.recv() => Signal::Rescan,
     }
 }
 

@@ -5,5 +5,7 @@
 //! loading any code; `launch` loads a scanned context's plugin and assembles the context.
 //! Watching the directory and redeploying build on them.
 
+pub(crate) mod deployer;
 pub(crate) mod launch;
+pub(crate) mod plan;
 pub mod scanner;

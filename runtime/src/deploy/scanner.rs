@@ -144,12 +144,7 @@ fn candidate(
 /// Inspects every context directory under `apps_dir` (sorted by name) and reports contexts
 /// that claim a path already taken by an earlier one.
 pub fn scan_apps(apps_dir: &Path) -> Result<Vec<AppReport>, std::io::Error> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(apps_dir)?
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| path.is_dir() && !is_hidden(path))
-        .collect();
-    dirs.sort();
+    let dirs = context_dirs(apps_dir)?;
     let mut reports: Vec<AppReport> = dirs.iter().map(|dir| inspect_app(dir)).collect();
     let mut claimed: BTreeMap<String, PathBuf> = BTreeMap::new();
     for report in &mut reports {
@@ -169,6 +164,17 @@ pub fn scan_apps(apps_dir: &Path) -> Result<Vec<AppReport>, std::io::Error> {
         }
     }
     Ok(reports)
+}
+
+/// The context directories under `apps_dir`, sorted by name (hidden ones skipped).
+pub fn context_dirs(apps_dir: &Path) -> Result<Vec<PathBuf>, std::io::Error> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(apps_dir)?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.is_dir() && !is_hidden(path))
+        .collect();
+    dirs.sort();
+    Ok(dirs)
 }
 
 /// True when `dir` looks like a context directory (a descriptor or a plugin in it).

@@ -34,11 +34,6 @@ impl<C> ContextTable<C> {
             Some((context, rest))
         })
     }
-
-    /// Every context with its path.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &(String, Arc<C>)> {
-        self.contexts.iter()
-    }
 }
 
 fn strip_context<'p>(path: &'p str, prefix: &str) -> Option<&'p str> {

@@ -7,7 +7,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -34,7 +34,9 @@ const MIN_READ_BUFFER: usize = 8192;
 const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The contexts being served; replaced whole on deploy, redeploy and undeploy.
-pub(crate) type SharedTable = Arc<RwLock<Arc<ContextTable<Context>>>>;
+/// The contexts being served; replaced whole, by one atomic store, on every deployment
+/// change. Loading it is lock-free.
+pub(crate) type SharedTable = Arc<arc_swap::ArcSwap<ContextTable<Context>>>;
 
 /// Accepts connections until `stop` turns true.
 pub(crate) async fn serve(
@@ -82,10 +84,7 @@ fn http1_builder(max_request_head: usize) -> hyper::server::conn::http1::Builder
 }
 
 fn current(table: &SharedTable) -> Arc<ContextTable<Context>> {
-    let guard = table
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    Arc::clone(&guard)
+    table.load_full()
 }
 
 async fn respond(

@@ -46,16 +46,8 @@ pub(crate) enum Closure {
     /// The endpoint closed the session with this (valid) code and reason.
     EndpointClose(CloseReason),
     /// The context is being undeployed.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "live deployment (issue 13) undeploys")
-    )]
     Undeploy,
     /// The context is being redeployed.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "live deployment (issue 13) redeploys")
-    )]
     Redeploy,
     /// The server is shutting down.
     Shutdown,

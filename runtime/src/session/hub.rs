@@ -58,10 +58,8 @@ pub(crate) struct Acceptance {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Departure {
     /// Undeployed.
-    #[expect(dead_code, reason = "live deployment (issue 13) undeploys")]
     Undeploy,
     /// Replaced by a new version.
-    #[expect(dead_code, reason = "live deployment (issue 13) redeploys")]
     Redeploy,
     /// The server stops.
     Shutdown,

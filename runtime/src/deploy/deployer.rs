@@ -1,0 +1,297 @@
+//! The running contexts and their changes: a rescan of the apps directory, planned by `plan`,
+//! carried out here.
+//!
+//! A new version is launched (loaded, probed, its `on_deploy` run) *before* anything happens
+//! to the old one; then one atomic store of the context table (an `ArcSwap` the listener
+//! loads per request, never a lock) sends new handshakes to it. What it replaces is retired in
+//! the background, so a long drain never holds up other deployments: old sessions get 1012
+//! at once (`close`) or when they end or the drain timeout passes (`drain`); after the last
+//! `on_close` the old plugin's `on_undeploy` runs and its pool stops. An undeployed context
+//! leaves the table first (404), then its sessions get 1001. A version that cannot be
+//! deployed changes nothing; its problems are kept as the context's last error and logged
+//! once. Each launch of a context is a new generation; libraries are never unloaded.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+
+use super::launch::launch;
+use super::plan::{self, Found, Known, LibraryId, Step};
+use super::scanner::{self, AppCandidate};
+use crate::config::descriptor::RedeployPolicy;
+use crate::config::{Diagnostic, Severity};
+use crate::context::Context;
+use crate::http::route::ContextTable;
+use crate::http::server::SharedTable as Table;
+use crate::plugin::Prober;
+use crate::session::{Closure, Departure};
+
+/// How long retiring a version may wait for its sessions' `on_close`, and then for its
+/// `on_undeploy`.
+const RETIRE_BOUND: Duration = Duration::from_secs(30);
+
+/// A context being served.
+#[derive(Debug)]
+struct Running {
+    known: Known,
+    context: Arc<Context>,
+    generation: u64,
+}
+
+/// A version on its way out.
+#[derive(Debug)]
+struct Retiring {
+    context: Arc<Context>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+/// The deployment state of every context, and the table the listener serves from.
+#[derive(Debug)]
+pub(crate) struct Deployer {
+    apps_dir: PathBuf,
+    prober: Prober,
+    table: Table,
+    running: BTreeMap<String, Running>,
+    retiring: Vec<Retiring>,
+    /// The last problems of each context whose newest version could not be deployed.
+    failures: BTreeMap<String, Vec<String>>,
+    generation: u64,
+    /// Contexts started since the last publication: "serving" is logged once they are.
+    unannounced: Vec<String>,
+}
+
+impl Deployer {
+    /// A deployer of the contexts under `apps_dir`, serving nothing yet.
+    pub(crate) fn new(apps_dir: &Path, prober: Prober) -> Deployer {
+        Deployer {
+            apps_dir: apps_dir.to_path_buf(),
+            prober,
+            table: Arc::new(ArcSwap::from_pointee(ContextTable::default())),
+            running: BTreeMap::new(),
+            retiring: Vec::new(),
+            failures: BTreeMap::new(),
+            generation: 0,
+            unannounced: Vec::new(),
+        }
+    }
+
+    /// The table the listener serves from.
+    pub(crate) fn table(&self) -> Table {
+        Arc::clone(&self.table)
+    }
+
+    /// Looks at the apps directory again and deploys, redeploys and undeploys what changed.
+    pub(crate) async fn rescan(&mut self) -> std::io::Result<()> {
+        let found = self.look()?;
+        let running: BTreeMap<String, Known> = (self.running.iter())
+            .map(|(name, running)| (name.clone(), running.known.clone()))
+            .collect();
+        let mut leaving = Vec::new();
+        for step in plan::plan(&running, &found) {
+            if let Some(retire) = self.carry_out(step).await {
+                leaving.push(retire);
+            }
+        }
+        self.publish();
+        for name in std::mem::take(&mut self.unannounced) {
+            if let Some(running) = self.running.get(&name) {
+                let path = running.context.path();
+                tracing::info!(context = %name, generation = running.generation, path, "serving");
+            }
+        }
+        for (name, running, closure, departure, drain) in leaving {
+            self.retire(name, running, closure, departure, drain);
+        }
+        self.retiring.retain(|r| !r.done.is_finished());
+        Ok(())
+    }
+
+    /// Every context directory as it is now.
+    fn look(&self) -> std::io::Result<Vec<Found>> {
+        let dirs = scanner::context_dirs(&self.apps_dir)?;
+        Ok(dirs.iter().map(|dir| found(dir)).collect())
+    }
+
+    /// Carries one step out; returns what must be retired once the new table is published.
+    async fn carry_out(&mut self, step: Step) -> Option<Leaving> {
+        match step {
+            Step::Keep { .. } => None,
+            Step::Deploy { app, library } => {
+                let name = plan::app_name(&app);
+                let context = self.launch(&name, &app, "deploy").await?;
+                self.start(name, app, library, context);
+                None
+            }
+            Step::Redeploy {
+                app,
+                library,
+                because,
+            } => {
+                let name = plan::app_name(&app);
+                tracing::info!(context = %name, "redeploying: {because}");
+                let context = self.launch(&name, &app, "redeploy").await?;
+                let drain = match app.settings.redeploy {
+                    RedeployPolicy::Close => None,
+                    RedeployPolicy::Drain { timeout } => Some(timeout),
+                };
+                let old = self.start(name.clone(), app, library, context)?;
+                Some((name, old, Closure::Redeploy, Departure::Redeploy, drain))
+            }
+            Step::Undeploy { name } => {
+                self.failures.remove(&name);
+                let old = self.running.remove(&name)?;
+                tracing::info!(context = %name, generation = old.generation, "undeploying: its directory is gone");
+                Some((name, old, Closure::Undeploy, Departure::Undeploy, None))
+            }
+            Step::Refuse { name, diagnostics } => {
+                let lines = diagnostics.iter().map(ToString::to_string).collect();
+                self.failed(&name, lines);
+                None
+            }
+        }
+    }
+
+    /// Launches `app` off the I/O threads; `None` (recorded) when it cannot be deployed.
+    async fn launch(&mut self, name: &str, app: &AppCandidate, what: &str) -> Option<Arc<Context>> {
+        let (app, prober) = (app.clone(), self.prober.clone());
+        let launched = tokio::task::spawn_blocking(move || launch(&app, &prober)).await;
+        match launched {
+            Ok(Ok(context)) => Some(context),
+            Ok(Err(error)) => {
+                self.failed(name, vec![format!("{what} refused: {error}")]);
+                None
+            }
+            Err(error) => {
+                self.failed(name, vec![format!("{what} failed: {error}")]);
+                None
+            }
+        }
+    }
+
+    /// Serves `context` under `name` from the next publication; returns the version it
+    /// replaces.
+    fn start(
+        &mut self,
+        name: String,
+        app: AppCandidate,
+        library: LibraryId,
+        context: Arc<Context>,
+    ) -> Option<Running> {
+        self.generation += 1;
+        self.failures.remove(&name);
+        self.unannounced.push(name.clone());
+        let running = Running {
+            known: Known { app, library },
+            context,
+            generation: self.generation,
+        };
+        self.running.insert(name, running)
+    }
+
+    /// Records why the newest version of `name` is not served; logs it when it is new.
+    fn failed(&mut self, name: &str, lines: Vec<String>) {
+        if self.failures.get(name) == Some(&lines) {
+            return;
+        }
+        let serving = self.running.contains_key(name);
+        for line in &lines {
+            tracing::error!(context = %name, serving, "context not deployed: {line}");
+        }
+        self.failures.insert(name.to_owned(), lines);
+    }
+
+    /// Stores the table of every running context: one atomic switch.
+    fn publish(&self) {
+        let contexts = (self.running.values())
+            .map(|r| (r.context.path().to_owned(), Arc::clone(&r.context)))
+            .collect();
+        self.table.store(Arc::new(ContextTable::new(contexts)));
+    }
+
+    /// Takes a replaced or undeployed version out of service in the background.
+    fn retire(
+        &mut self,
+        name: String,
+        old: Running,
+        closure: Closure,
+        departure: Departure,
+        drain: Option<Duration>,
+    ) {
+        let context = Arc::clone(&old.context);
+        let done = tokio::spawn(retire(context, closure, departure, drain));
+        tracing::info!(context = %name, generation = old.generation, "retiring");
+        self.retiring.push(Retiring {
+            context: old.context,
+            done,
+        });
+    }
+
+    /// The running versions.
+    pub(crate) fn running(&self) -> impl Iterator<Item = &Arc<Context>> {
+        self.running.values().map(|r| &r.context)
+    }
+
+    /// Every context still serving sessions: running and retiring versions.
+    pub(crate) fn contexts(&self) -> impl Iterator<Item = &Arc<Context>> {
+        (self.running.values().map(|r| &r.context)).chain(self.retiring.iter().map(|r| &r.context))
+    }
+}
+
+/// What a step leaves to retire: the name, the old version, how its sessions are closed,
+/// what `on_undeploy` is told, and the drain time.
+type Leaving = (String, Running, Closure, Departure, Option<Duration>);
+
+/// A context directory as it is now.
+fn found(dir: &Path) -> Found {
+    let report = scanner::inspect_app(dir);
+    let name = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("context")
+        .to_owned();
+    let library = report.library.as_deref().and_then(LibraryId::of);
+    let mut diagnostics = report.diagnostics;
+    if report.app.is_some() && library.is_none() {
+        let message = "the plugin library cannot be read";
+        diagnostics.push(Diagnostic::about(dir, Severity::Error, message));
+    }
+    Found {
+        name,
+        app: report.app,
+        library,
+        diagnostics: diagnostics.into_iter().filter(|d| d.is_error()).collect(),
+    }
+}
+
+/// Closes a version's sessions as `closure` says (after they had `drain` to end on their
+/// own), waits for their `on_close`, runs `on_undeploy`, stops the pool.
+async fn retire(
+    context: Arc<Context>,
+    closure: Closure,
+    departure: Departure,
+    drain: Option<Duration>,
+) {
+    let hub = Arc::clone(context.hub());
+    let sessions = hub.sessions();
+    if let Some(drain) = drain {
+        let _ = tokio::time::timeout(drain, sessions.emptied()).await;
+    }
+    for session in sessions.all() {
+        session.close(closure.clone());
+    }
+    if tokio::time::timeout(RETIRE_BOUND, sessions.emptied())
+        .await
+        .is_err()
+    {
+        tracing::warn!(context = %hub.name(), sessions = sessions.len(), "retiring: sessions left without on_close");
+    }
+    if let Err(error) = context.departed(departure, RETIRE_BOUND).await {
+        tracing::warn!(context = %hub.name(), "on_undeploy: {error}");
+    }
+    let pool = Arc::clone(&hub);
+    let _ = tokio::task::spawn_blocking(move || pool.executor().shutdown(RETIRE_BOUND)).await;
+    tracing::info!(context = %hub.name(), ?departure, "retired");
+}
