@@ -57,7 +57,7 @@ pub(crate) struct Deployer {
     running: BTreeMap<String, Running>,
     retiring: Vec<Retiring>,
     /// The last problems of each context whose newest version could not be deployed.
-    failures: BTreeMap<String, Vec<String>>,
+    failures: BTreeMap<String, Failure>,
     generation: u64,
     /// Contexts started since the last publication: "serving" is logged once they are.
     unannounced: Vec<String>,
@@ -146,9 +146,12 @@ impl Deployer {
                 tracing::info!(context = %name, generation = old.generation, "undeploying: its directory is gone");
                 Some((name, old, Closure::Undeploy, Departure::Undeploy, None))
             }
-            Step::Refuse { name, diagnostics } => {
-                let lines = diagnostics.iter().map(ToString::to_string).collect();
-                self.failed(&name, lines);
+            Step::Refuse {
+                name,
+                diagnostics,
+                clash,
+            } => {
+                self.failed(&name, Failure { diagnostics, clash });
                 None
             }
         }
@@ -157,18 +160,17 @@ impl Deployer {
     /// Launches `app` off the I/O threads; `None` (recorded) when it cannot be deployed.
     async fn launch(&mut self, name: &str, app: &AppCandidate, what: &str) -> Option<Arc<Context>> {
         let (app, prober) = (app.clone(), self.prober.clone());
+        let dir = app.dir.clone();
         let launched = tokio::task::spawn_blocking(move || launch(&app, &prober)).await;
-        match launched {
-            Ok(Ok(context)) => Some(context),
-            Ok(Err(error)) => {
-                self.failed(name, vec![format!("{what} refused: {error}")]);
-                None
-            }
-            Err(error) => {
-                self.failed(name, vec![format!("{what} failed: {error}")]);
-                None
-            }
-        }
+        let message = match launched {
+            Ok(Ok(context)) => return Some(context),
+            Ok(Err(error)) => format!("{what} refused: {error}"),
+            Err(error) => format!("{what} failed: {error}"),
+        };
+        let diagnostics = vec![Diagnostic::about(&dir, Severity::Error, message)];
+        let clash = false;
+        self.failed(name, Failure { diagnostics, clash });
+        None
     }
 
     /// Serves `context` under `name` from the next publication; returns the version it
@@ -192,15 +194,15 @@ impl Deployer {
     }
 
     /// Records why the newest version of `name` is not served; logs it when it is new.
-    fn failed(&mut self, name: &str, lines: Vec<String>) {
-        if self.failures.get(name) == Some(&lines) {
+    fn failed(&mut self, name: &str, failure: Failure) {
+        if self.failures.get(name) == Some(&failure) {
             return;
         }
         let serving = self.running.contains_key(name);
-        for line in &lines {
-            tracing::error!(context = %name, serving, "context not deployed: {line}");
+        for diagnostic in &failure.diagnostics {
+            tracing::error!(context = %name, serving, "context not deployed: {diagnostic}");
         }
-        self.failures.insert(name.to_owned(), lines);
+        self.failures.insert(name.to_owned(), failure);
     }
 
     /// Stores the table of every running context: one atomic switch.
@@ -238,6 +240,15 @@ impl Deployer {
     pub(crate) fn contexts(&self) -> impl Iterator<Item = &Arc<Context>> {
         (self.running.values().map(|r| &r.context)).chain(self.retiring.iter().map(|r| &r.context))
     }
+}
+
+/// Why the newest version of a context is not served.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Failure {
+    /// Every problem, positioned where it has a position.
+    pub(crate) diagnostics: Vec<Diagnostic>,
+    /// Another context serves its context path.
+    pub(crate) clash: bool,
 }
 
 /// What a step leaves to retire: the name, the old version, how its sessions are closed,

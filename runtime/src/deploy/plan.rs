@@ -84,6 +84,9 @@ pub(crate) enum Step {
     Refuse {
         name: String,
         diagnostics: Vec<Diagnostic>,
+        /// Refused because another context serves its context path (rather than because
+        /// its directory has errors).
+        clash: bool,
     },
     /// Nothing changed.
     Keep { name: String },
@@ -111,6 +114,7 @@ fn step_for(known: Option<&Known>, found: &Found) -> Step {
         return Step::Refuse {
             name,
             diagnostics: found.diagnostics.clone(),
+            clash: false,
         };
     };
     let Some(known) = known else {
@@ -241,6 +245,7 @@ fn refuse_clashes(running: &BTreeMap<String, Known>, steps: &mut [Step]) {
                         crate::config::Severity::Error,
                         message,
                     )],
+                    clash: true,
                 };
             }
             _ => {

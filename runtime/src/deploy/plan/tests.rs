@@ -53,10 +53,17 @@ fn kinds(steps: &[Step]) -> Vec<String> {
                 format!("redeploy {} ({because})", app_name(app))
             }
             Step::Undeploy { name } => format!("undeploy {name}"),
-            Step::Refuse { name, diagnostics } => {
-                let clash = diagnostics
-                    .iter()
-                    .any(|d| d.message.contains("already served"));
+            Step::Refuse {
+                name,
+                diagnostics,
+                clash,
+            } => {
+                assert_eq!(
+                    *clash,
+                    diagnostics
+                        .iter()
+                        .any(|d| d.message.contains("already served"))
+                );
                 format!("refuse {name}{}", if clash { " (clash)" } else { "" })
             }
             Step::Keep { name } => format!("keep {name}"),
