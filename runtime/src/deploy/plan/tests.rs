@@ -64,7 +64,7 @@ fn kinds(steps: &[Step]) -> Vec<String> {
                         .iter()
                         .any(|d| d.message.contains("already served"))
                 );
-                format!("refuse {name}{}", if clash { " (clash)" } else { "" })
+                format!("refuse {name}{}", if *clash { " (clash)" } else { "" })
             }
             Step::Keep { name } => format!("keep {name}"),
         })
