@@ -86,6 +86,12 @@ impl<S: Transport> Connection<S> {
         }
     }
 
+    /// Enforces `limits` from the next message on (one being reassembled is held to them
+    /// too).
+    pub(crate) fn set_limits(&mut self, limits: CodecLimits) {
+        self.decoder.set_limits(limits);
+    }
+
     /// The next message or control frame; `None` once the connection is finished (after
     /// the peer's close frame, at the end of the stream, or after a fatal error once the
     /// peer has closed).

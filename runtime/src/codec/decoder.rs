@@ -57,6 +57,11 @@ impl Decoder {
         }
     }
 
+    /// Enforces `limits` from now on.
+    pub(crate) fn set_limits(&mut self, limits: CodecLimits) {
+        self.limits = limits;
+    }
+
     /// Whether the decoder is between messages (an end of stream here is not mid-frame).
     pub(crate) fn is_between_messages(&self) -> bool {
         self.frame.is_none() && self.message.is_none()

@@ -151,10 +151,6 @@ impl Context {
         self.router.find(rest)
     }
 
-    pub(crate) fn allowed_origins(&self) -> &[String] {
-        &self.hub.settings().allowed_origins
-    }
-
     pub(crate) fn subprotocols(&self, endpoint: usize) -> &[String] {
         self.endpoints
             .get(endpoint)

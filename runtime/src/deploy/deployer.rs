@@ -1,6 +1,8 @@
 //! The running contexts and their changes: a rescan of the apps directory, planned by `plan`,
 //! carried out here.
 //!
+//! A descriptor that changed only in settings that can change live is applied to the running
+//! version and its open sessions (`Hub::retune`), one log line per setting; nothing closes.
 //! A new version is launched (loaded, probed, its `on_deploy` run) *before* anything happens
 //! to the old one; then one atomic store of the context table (an `ArcSwap` the listener
 //! loads per request, never a lock) sends new handshakes to it. What it replaces is retired in
@@ -19,7 +21,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 
 use super::launch::launch;
-use super::plan::{self, Found, Known, LibraryId, Step};
+use super::plan::{self, Found, Known, LibraryId, SettingChange, Step};
 use super::scanner::{self, AppCandidate};
 use crate::config::descriptor::RedeployPolicy;
 use crate::config::{Diagnostic, Severity};
@@ -119,6 +121,10 @@ impl Deployer {
     async fn carry_out(&mut self, step: Step) -> Option<Leaving> {
         match step {
             Step::Keep { .. } => None,
+            Step::Retune { app, changes } => {
+                self.retune(app, &changes);
+                None
+            }
             Step::Deploy { app, library } => {
                 let name = plan::app_name(&app);
                 let context = self.launch(&name, &app, "deploy").await?;
@@ -155,6 +161,21 @@ impl Deployer {
                 None
             }
         }
+    }
+
+    /// Applies a descriptor's live changes to the running context and its open sessions.
+    fn retune(&mut self, app: AppCandidate, changes: &[SettingChange]) {
+        let name = plan::app_name(&app);
+        let Some(running) = self.running.get_mut(&name) else {
+            return;
+        };
+        running.context.hub().retune(app.settings.clone());
+        for change in changes {
+            let element = &change.element;
+            tracing::info!(context = %name, generation = running.generation, "setting changed live: {element}: {change}");
+        }
+        running.known.app = app;
+        self.failures.remove(&name);
     }
 
     /// Launches `app` off the I/O threads; `None` (recorded) when it cannot be deployed.

@@ -7,8 +7,10 @@
 //! - A running context whose directory is now invalid keeps running; the problems are its
 //!   last error. A directory that was never valid stays undeployed with its problems.
 //! - A running context whose plugin library changed (another file, or the same file
-//!   rewritten), whose context path changed, or whose descriptor changed is redeployed;
-//!   `because` names what forced it.
+//!   rewritten), whose context path changed, or one of whose descriptor settings that cannot
+//!   change live changed is redeployed; `because` names what forced it.
+//! - A running context whose descriptor changed only in settings that can change live
+//!   ([`is_live`]) is retuned: the changes are listed, old and new value.
 //! - A running context whose directory is gone is undeployed. A renamed directory is one
 //!   undeploy and one deploy.
 
@@ -17,7 +19,7 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use crate::config::Diagnostic;
-use crate::config::descriptor::ContextSettings;
+use crate::config::EffectiveRow;
 use crate::deploy::scanner::AppCandidate;
 
 /// Which file a plugin library is, and which version of it: a replaced or rewritten file
@@ -72,6 +74,11 @@ pub(crate) enum Step {
         app: AppCandidate,
         library: LibraryId,
     },
+    /// Apply changed settings to a running context and its open sessions.
+    Retune {
+        app: AppCandidate,
+        changes: Vec<SettingChange>,
+    },
     /// Replace a running context by a new version of it.
     Redeploy {
         app: AppCandidate,
@@ -124,91 +131,124 @@ fn step_for(known: Option<&Known>, found: &Found) -> Step {
         };
     };
     match change(known, app, library) {
-        Some(because) => Step::Redeploy {
+        Some(Change::Fixed(because)) => Step::Redeploy {
             app: app.clone(),
             library: library.clone(),
             because,
+        },
+        Some(Change::Live(changes)) => Step::Retune {
+            app: app.clone(),
+            changes,
         },
         None => Step::Keep { name },
     }
 }
 
-/// What forces a new version, if anything.
-fn change(known: &Known, app: &AppCandidate, library: &LibraryId) -> Option<String> {
-    if known.library.path != library.path {
-        return Some(format!(
-            "the plugin library is now {}",
-            library.path.display()
-        ));
-    }
-    if known.library != *library {
-        return Some(format!(
-            "the plugin library {} changed",
-            library.path.display()
-        ));
-    }
-    if known.app.context_path != app.context_path {
-        return Some(format!(
-            "<context-path> changed from {} to {}",
-            known.app.context_path, app.context_path
-        ));
-    }
-    changed_element(&known.app.settings, &app.settings)
-        .map(|element| format!("<{element}> changed"))
+/// What changed in a running context, if anything.
+enum Change {
+    /// Only settings that can change live.
+    Live(Vec<SettingChange>),
+    /// Something that needs a new version; the words say what.
+    Fixed(String),
 }
 
-/// The first descriptor element whose setting differs, if any.
-fn changed_element(old: &ContextSettings, new: &ContextSettings) -> Option<&'static str> {
-    let checks: [(&'static str, bool); 15] = [
-        ("init-param", old.init_params != new.init_params),
-        (
-            "endpoint-library",
-            old.endpoint_library != new.endpoint_library,
-        ),
-        (
-            "permessage-deflate",
-            old.permessage_deflate != new.permessage_deflate,
-        ),
-        (
-            "max-incoming-*-message-buffer-size",
-            old.limits != new.limits,
-        ),
-        (
-            "max-session-idle-timeout-in-millis / monitoring-period-in-millis",
-            old.idle != new.idle,
-        ),
-        ("*-send-timeout-in-millis", old.send != new.send),
-        ("websocket-executor", old.executor != new.executor),
-        (
-            "distributed-userProperties",
-            old.distributed != new.distributed,
-        ),
-        (
-            "batching-buffer-size",
-            old.batching_buffer_size != new.batching_buffer_size,
-        ),
-        (
-            "websocket-timeout-min-threads",
-            old.timeout_min_threads != new.timeout_min_threads,
-        ),
-        (
-            "ping-interval-in-millis / pong-timeout-in-millis",
-            old.keepalive != new.keepalive,
-        ),
-        (
-            "allowed-origins",
-            old.allowed_origins != new.allowed_origins,
-        ),
-        ("max-sessions", old.max_sessions != new.max_sessions),
-        (
-            "redeploy-policy / drain-timeout-in-millis",
-            old.redeploy != new.redeploy,
-        ),
-        ("context-path", old.context_path != new.context_path),
-    ];
-    checks
-        .into_iter()
-        .find_map(|(element, differs)| differs.then_some(element))
+fn change(known: &Known, app: &AppCandidate, library: &LibraryId) -> Option<Change> {
+    if known.library.path != library.path {
+        let path = library.path.display();
+        return Some(Change::Fixed(format!("the plugin library is now {path}")));
+    }
+    if known.library != *library {
+        let path = library.path.display();
+        return Some(Change::Fixed(format!("the plugin library {path} changed")));
+    }
+    if known.app.context_path != app.context_path {
+        return Some(Change::Fixed(format!(
+            "<context-path> changed from {} to {}",
+            known.app.context_path, app.context_path
+        )));
+    }
+    if known.app.settings == app.settings {
+        return None;
+    }
+    let changes = changed_settings(&known.app.effective, &app.effective);
+    if let Some(fixed) = changes.iter().find(|c| !is_live(&c.element)) {
+        return Some(Change::Fixed(format!(
+            "<{}> changed ({fixed}), which cannot change live",
+            fixed.element
+        )));
+    }
+    if changes.is_empty() {
+        // The settings differ in something the effective rows do not show: be safe.
+        return Some(Change::Fixed("the descriptor changed".to_owned()));
+    }
+    Some(Change::Live(changes))
+}
+
+/// One descriptor setting that differs between two versions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SettingChange {
+    /// Its element path, as `berth check --effective` prints it.
+    pub(crate) element: String,
+    /// Its value before, if it had one.
+    pub(crate) old: Option<String>,
+    /// Its value now, if it has one.
+    pub(crate) new: Option<String>,
+}
+
+impl std::fmt::Display for SettingChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |value: &Option<String>| value.clone().unwrap_or_else(|| "(none)".into());
+        write!(f, "{} → {}", shown(&self.old), shown(&self.new))
+    }
+}
+
+/// Every setting whose effective value differs, by element path (where a value comes from
+/// does not matter: a default written out is no change).
+fn changed_settings(old: &[EffectiveRow], new: &[EffectiveRow]) -> Vec<SettingChange> {
+    let values = |rows: &[EffectiveRow]| -> BTreeMap<String, String> {
+        (rows.iter())
+            .map(|row| (row.path.clone(), row.value.clone()))
+            .collect()
+    };
+    let (old, new) = (values(old), values(new));
+    let elements: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    (elements.into_iter())
+        .filter(|element| old.get(*element) != new.get(*element))
+        .map(|element| SettingChange {
+            element: element.clone(),
+            old: old.get(element).cloned(),
+            new: new.get(element).cloned(),
+        })
+        .collect()
+}
+
+/// The descriptor elements a running context and its open sessions take live (see
+/// `Hub::retune`); a change of any other needs a new version.
+const LIVE_ELEMENTS: &[&str] = &[
+    "websocket/max-incoming-text-message-buffer-size",
+    "websocket/max-incoming-binary-message-buffer-size",
+    "websocket/max-session-idle-timeout-in-millis",
+    "websocket/monitoring-period-in-millis",
+    "websocket/idle-counts-control-frames",
+    "websocket/blocking-send-timeout-in-millis",
+    "websocket/async-send-timeout-in-millis",
+    "websocket/websocket-executor/min",
+    "websocket/websocket-executor/max",
+    "websocket/websocket-executor/keep-alive-time",
+    "websocket/websocket-executor/queue-size",
+    "websocket/batching-buffer-size",
+    "websocket/ping-interval-in-millis",
+    "websocket/pong-timeout-in-millis",
+    "websocket/allowed-origins",
+    "websocket/max-sessions",
+    "websocket/permessage-deflate",
+    "websocket/redeploy-policy",
+    "websocket/drain-timeout-in-millis",
+];
+
+/// Whether a change of `element` (an effective row's path) can be taken live.
+pub(crate) fn is_live(element: &str) -> bool {
+    LIVE_ELEMENTS.contains(&element)
 }
 
 /// A deploy (or a redeploy to a new path) that claims a path a context that stays already
@@ -218,6 +258,7 @@ fn refuse_clashes(running: &BTreeMap<String, Known>, steps: &mut [Step]) {
     for step in steps.iter() {
         let keeps = match step {
             Step::Keep { name } | Step::Refuse { name, .. } => running.get(name),
+            Step::Retune { app, .. } => running.get(&app_name(app)),
             Step::Redeploy { app, .. } => running
                 .get(&app_name(app))
                 .filter(|known| known.app.context_path == app.context_path),

@@ -106,6 +106,22 @@ impl Counts {
         })
     }
 
+    /// Counts one more thread alive if `policy::should_grow` says so (after the limits
+    /// changed) and the lane is not shutting down; the caller starts it.
+    pub(crate) fn try_grow(&self, limits: Limits) -> bool {
+        let mut current = self.0.load(SeqCst);
+        loop {
+            let snapshot = unpack(current);
+            if snapshot.shut_down || !policy::should_grow(snapshot.load, limits) {
+                return false;
+            }
+            match (self.0).compare_exchange_weak(current, current + ALIVE, SeqCst, SeqCst) {
+                Ok(_) => return true,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
     /// A thread exits after draining: alive − 1.
     pub(crate) fn exit(&self) {
         self.0.fetch_sub(ALIVE, SeqCst);

@@ -20,10 +20,6 @@ use super::policy::{Admission, Limits};
 use super::waiters::Waiters;
 use super::{PoolMetrics, Task, worker};
 
-/// The largest channel allocated up front; larger lanes use a growable channel (admission,
-/// not the channel, bounds the queue).
-const MAX_PREALLOCATED: u64 = 1 << 16;
-
 /// What travels to the threads.
 pub(crate) enum Message {
     /// A task to run.
@@ -59,9 +55,10 @@ struct Threads {
 pub(crate) struct Lane {
     context: String,
     kind: LaneKind,
-    pub(crate) limits: Limits,
-    /// How long a thread above `min` may wait for work before it exits.
-    pub(crate) keep_alive: Duration,
+    /// `Limits`, packed: they can change while the lane runs.
+    limits: AtomicU64,
+    /// How long a thread above `min` may wait for work before it exits, in nanoseconds.
+    keep_alive: AtomicU64,
     pub(crate) counts: Counts,
     pub(crate) waiters: Waiters,
     pub(crate) totals: Totals,
@@ -80,16 +77,13 @@ impl Lane {
         limits: Limits,
         keep_alive: Duration,
     ) -> Result<Arc<Lane>, ExecutorError> {
-        let capacity = 2 * u64::from(limits.max) + u64::from(limits.queue);
-        let (sender, receiver) = match usize::try_from(capacity) {
-            Ok(slots) if capacity <= MAX_PREALLOCATED => crossbeam_channel::bounded(slots),
-            _ => crossbeam_channel::unbounded(),
-        };
+        // Unbounded: admission, not the channel, bounds the queue, and the limits may grow.
+        let (sender, receiver) = crossbeam_channel::unbounded();
         let lane = Arc::new(Lane {
             context: context.to_owned(),
             kind,
-            limits,
-            keep_alive: keep_alive.max(Duration::from_millis(1)),
+            limits: AtomicU64::new(limits.pack()),
+            keep_alive: AtomicU64::new(nanos(keep_alive)),
             counts: Counts::default(),
             waiters: Waiters::default(),
             totals: Totals::default(),
@@ -113,10 +107,36 @@ impl Lane {
         &self.context
     }
 
+    pub(crate) fn limits(&self) -> Limits {
+        Limits::unpack(self.limits.load(Relaxed))
+    }
+
+    pub(crate) fn keep_alive(&self) -> Duration {
+        Duration::from_nanos(self.keep_alive.load(Relaxed))
+    }
+
+    /// Applies new limits and keep-alive: threads start at once to reach a raised `min` or
+    /// to take tasks that wait while a raised `max` allows; threads above a lowered `min` or
+    /// `max` exit as they go idle (every thread is woken to look at the new keep-alive), and
+    /// submitters waiting for room look again. Tasks already queued all run.
+    pub(crate) fn resize(self: &Arc<Self>, limits: Limits, keep_alive: Duration) {
+        self.limits.store(limits.pack(), Relaxed);
+        self.keep_alive.store(nanos(keep_alive), Relaxed);
+        while self.counts.try_grow(limits) {
+            if let Err(error) = self.spawn() {
+                tracing::error!(context = %self.context, %error, "cannot grow the pool");
+                self.counts.exit();
+                break;
+            }
+        }
+        self.pass_wake_tokens(self.counts.snapshot().load.alive);
+        self.waiters.wake_all();
+    }
+
     /// Admits the task (Tomcat's rule, see `policy`), starting a thread first when needed.
     /// Never blocks: starting a thread is the slowest step.
     pub(crate) fn try_submit(self: &Arc<Self>, task: Task) -> Result<(), Rejected<Task>> {
-        match self.counts.admit(self.limits) {
+        match self.counts.admit(self.limits()) {
             Ok(Admission::StartThread) => {
                 if let Err(error) = self.spawn() {
                     tracing::error!(context = %self.context, %error, "cannot grow the pool");
@@ -154,7 +174,7 @@ impl Lane {
     }
 
     pub(crate) fn has_capacity(&self) -> bool {
-        self.counts.has_capacity(self.limits)
+        self.counts.has_capacity(self.limits())
     }
 
     /// Starts one thread, already counted alive. The handle list is locked only here and
@@ -264,10 +284,16 @@ impl fmt::Debug for Lane {
         f.debug_struct("Lane")
             .field("context", &self.context)
             .field("kind", &self.kind)
-            .field("limits", &self.limits)
+            .field("limits", &self.limits())
             .field("metrics", &self.metrics())
             .finish_non_exhaustive()
     }
+}
+
+/// A keep-alive in nanoseconds, at least a millisecond (a zero timeout would spin).
+fn nanos(keep_alive: Duration) -> u64 {
+    let keep_alive = keep_alive.max(Duration::from_millis(1));
+    u64::try_from(keep_alive.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// The lanes a mailbox or an executor submits to.

@@ -60,6 +60,24 @@ impl Limits {
     }
 }
 
+/// Limits packed into one word, so a lane can change them with one atomic store and read
+/// them with one load: `min` in bits 48..63, `max` in 32..47, `queue` in 0..32.
+impl Limits {
+    pub(crate) fn pack(self) -> u64 {
+        (u64::from(self.min) << 48) | (u64::from(self.max) << 32) | u64::from(self.queue)
+    }
+
+    pub(crate) fn unpack(bits: u64) -> Limits {
+        let thread = |shift: u32| ((bits >> shift) & u64::from(MAX_THREADS)) as u32;
+        Limits {
+            min: thread(48),
+            max: thread(32),
+            // The mask makes it fit, so the cast cannot truncate.
+            queue: (bits & u64::from(u32::MAX)) as u32,
+        }
+    }
+}
+
 fn clamp(value: usize, limit: u32) -> u32 {
     u32::try_from(value).map_or(limit, |value| value.min(limit))
 }
@@ -113,6 +131,12 @@ pub(crate) fn admit(load: Load, limits: Limits) -> Admission {
     }
 }
 
+/// Whether a thread should start without a new task, after the limits changed: fewer than
+/// `min` are alive, or tasks wait for a busy thread while fewer than `max` are alive.
+pub(crate) fn should_grow(load: Load, limits: Limits) -> bool {
+    load.alive < limits.min || (load.alive < limits.max && load.waiting() > 0)
+}
+
 /// Whether an idle thread whose keep-alive ran out may exit: only above `min`, and only when
 /// the threads left idle still cover every queued task (so no task is stranded).
 pub(crate) fn may_retire(load: Load, limits: Limits) -> bool {
@@ -121,6 +145,38 @@ pub(crate) fn may_retire(load: Load, limits: Limits) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn limits_survive_packing() {
+        for limits in [
+            Limits::new(0, 1, 0),
+            Limits::new(10, 30, 4096),
+            Limits::new(usize::MAX, usize::MAX, usize::MAX),
+        ] {
+            assert_eq!(Limits::unpack(limits.pack()), limits);
+        }
+    }
+
+    #[test]
+    fn a_resize_grows_to_min_and_for_waiting_tasks_up_to_max() {
+        let load = |alive, busy, queued| Load {
+            alive,
+            busy,
+            queued,
+        };
+        let limits = Limits::new(2, 4, 10);
+        assert!(should_grow(load(1, 0, 0), limits), "below min");
+        assert!(!should_grow(load(2, 0, 0), limits), "at min, nothing waits");
+        assert!(
+            should_grow(load(2, 2, 3), limits),
+            "tasks wait, room below max"
+        );
+        assert!(!should_grow(load(4, 4, 3), limits), "at max");
+        assert!(
+            !should_grow(load(3, 1, 2), limits),
+            "idle threads cover the queue"
+        );
+    }
+
     use super::*;
     use std::time::Duration;
 

@@ -83,6 +83,14 @@ impl Executor {
         })
     }
 
+    /// Applies new `websocket-executor` settings to the callback lane (see `Lane::resize`):
+    /// no task is lost or refused by the change itself. Clamped as in [`Executor::new`].
+    pub fn resize(&self, settings: &ExecutorSettings) {
+        self.lanes
+            .main
+            .resize(Limits::of(settings), settings.keep_alive);
+    }
+
     /// The context this pool serves.
     pub fn context(&self) -> &str {
         self.lanes.main.context()

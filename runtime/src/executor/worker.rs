@@ -26,11 +26,11 @@ pub(crate) fn run(lane: Arc<Lane>) {
             lane.pass_wake_tokens(tokens);
             break;
         }
-        match lane.receiver.recv_timeout(lane.keep_alive) {
+        match lane.receiver.recv_timeout(lane.keep_alive()) {
             Ok(Message::Run(task)) => execute(&lane, task),
             Ok(Message::Wake) => {}
             Err(RecvTimeoutError::Timeout) => {
-                if lane.counts.try_retire(lane.limits) {
+                if lane.counts.try_retire(lane.limits()) {
                     break;
                 }
             }

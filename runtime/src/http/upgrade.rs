@@ -69,14 +69,11 @@ pub(super) async fn upgrade(
     remote: RemoteAddress,
 ) -> Result<Response<Full<Bytes>>, Refusal> {
     let (context, endpoint) = route(table, request.uri().path(), Context::find_endpoint)?;
-    let handshake = validate(&request, context.allowed_origins())?;
+    let settings = context.hub().settings();
+    let handshake = validate(&request, &settings.allowed_origins)?;
     let supported = context.subprotocols(endpoint.endpoint);
-    let mut agreed = negotiate(
-        request.headers(),
-        &handshake,
-        supported,
-        context.hub().settings(),
-    );
+    let mut agreed = negotiate(request.headers(), &handshake, supported, &settings);
+    drop(settings);
     let key = handshake.key.to_owned();
     let offered = handshake.offered_subprotocols;
     let admission = context.admit().map_err(unavailable)?;

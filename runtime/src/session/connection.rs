@@ -26,6 +26,7 @@ use super::keepalive::Keepalive;
 use super::lifecycle::{Beat, Lifecycle, Order, Phase, Reaction, WriteFailure};
 use super::outbox::Outgoing;
 use crate::codec::{CodecError, CodecLimits, Connection, Outbound, Transport};
+use crate::config::descriptor::ContextSettings;
 use crate::executor::{Mailbox, RejectReason};
 
 /// How long to wait for the peer's close frame after sending ours.
@@ -59,24 +60,25 @@ pub(super) async fn drive<S: Transport, G>(conn: Connection<S>, parts: Parts<G>,
         mailbox,
         slot,
     } = parts;
-    let settings = hub.settings();
-    let limits = CodecLimits {
-        text: settings.limits.text,
-        binary: settings.limits.binary,
+    // Read once and dropped: changes arrive as `Command::Retune`.
+    let (mut link, mut keepalive) = {
+        let settings = hub.settings();
+        let limits = CodecLimits {
+            text: settings.limits.text,
+            binary: settings.limits.binary,
+        };
+        let link = Link {
+            conn,
+            session: Arc::clone(&session),
+            life: Lifecycle::new(limits, settings.idle.counts_control_frames),
+            batching: false,
+            batch_limit: settings.batching_buffer_size.max(1),
+            unflushed: 0,
+            claimed: false,
+        };
+        let keep = &settings.keepalive;
+        (link, Keepalive::new(keep.ping_interval, keep.pong_timeout))
     };
-    let mut link = Link {
-        conn,
-        session: Arc::clone(&session),
-        life: Lifecycle::new(limits, settings.idle.counts_control_frames),
-        batching: false,
-        batch_limit: settings.batching_buffer_size.max(1),
-        unflushed: 0,
-        claimed: false,
-    };
-    let mut keepalive = Keepalive::new(
-        settings.keepalive.ping_interval,
-        settings.keepalive.pong_timeout,
-    );
     let mut pending = VecDeque::from([open]);
     session.touch();
     let ending = loop {
@@ -85,7 +87,7 @@ pub(super) async fn drive<S: Transport, G>(conn: Connection<S>, parts: Parts<G>,
         let ended = tokio::select! {
             biased;
             // Frames and commands share one wake-up (one waiter less in every idle task).
-            () = session.outbox.arrived() => link.woken(&mut pending).await,
+            () = session.outbox.arrived() => link.woken(&mut pending, &mut keepalive).await,
             tick = keepalive.next() => match link.life.on_tick(tick) {
                 // Rare, and its future large: boxed.
                 Beat::Ping(payload) => Box::pin(link.ping(payload, &mut keepalive)).await,
@@ -236,9 +238,19 @@ impl<S: Transport> Link<S> {
     }
 
     /// Serves a wake-up: every command queued, in order, then every frame queued.
-    async fn woken(&mut self, pending: &mut VecDeque<Job>) -> Option<Ending> {
+    async fn woken(
+        &mut self,
+        pending: &mut VecDeque<Job>,
+        keepalive: &mut Keepalive,
+    ) -> Option<Ending> {
         while let Some(command) = self.session.take_command() {
-            let order = self.life.on_command(command);
+            let order = match self.life.on_command(command) {
+                Order::Retune(settings) => {
+                    self.retune(&settings, keepalive);
+                    continue;
+                }
+                order => order,
+            };
             if let Some(ending) = Box::pin(self.obey(order, pending)).await {
                 return Some(ending);
             }
@@ -252,7 +264,7 @@ impl<S: Transport> Link<S> {
     /// Carries out the lifecycle's order for a command.
     async fn obey(&mut self, order: Order, pending: &mut VecDeque<Job>) -> Option<Ending> {
         let flushed = match order {
-            Order::Ignore => return None,
+            Order::Ignore | Order::Retune(_) => return None,
             Order::End {
                 ending,
                 write_queued_first,
@@ -277,6 +289,19 @@ impl<S: Transport> Link<S> {
         flushed
             .err()
             .map(|error| self.life.on_write_failure(WriteFailure::Lost(error)))
+    }
+
+    /// Applies the context's new settings to this connection: message limits (the codec's;
+    /// the lifecycle took its own), the write batch, the outgoing queue's bound, keepalive.
+    fn retune(&mut self, settings: &ContextSettings, keepalive: &mut Keepalive) {
+        self.conn.set_limits(CodecLimits {
+            text: settings.limits.text,
+            binary: settings.limits.binary,
+        });
+        self.batch_limit = settings.batching_buffer_size.max(1);
+        (self.session.outbox).set_limit(super::outbox_limit(settings.batching_buffer_size));
+        let keep = &settings.keepalive;
+        keepalive.retune(keep.ping_interval, keep.pong_timeout);
     }
 
     /// Before failing the connection for a peer's violation, lets the callbacks of the

@@ -19,6 +19,7 @@ use super::outbox::{Outbox, Outgoing, Refused};
 use super::properties::Properties;
 use super::socket::SharedSocket;
 use crate::codec::Outbound;
+use crate::config::descriptor::ContextSettings;
 
 /// What the connection task is asked to do besides sending.
 #[derive(Debug)]
@@ -29,6 +30,8 @@ pub(crate) enum Command {
     Flush,
     /// Coalesce frames until a flush or the batching size (on), or flush each burst (off).
     SetBatching(bool),
+    /// The context's settings changed: apply what concerns an open session.
+    Retune(Arc<ContextSettings>),
 }
 
 /// Why a send did not reach the socket.

@@ -1,6 +1,10 @@
 //! What the sessions of one context share — its name and settings, the registry of its open
 //! sessions, its callback pool — and the endpoint behind its callbacks ([`Callbacks`]).
 //!
+//! The settings can change while the context serves ([`Hub::retune`]): the new ones are one
+//! atomic store (readers load them lock-free), the pool is resized, the idle monitor looks
+//! again, and every open session is told, so each applies them to itself.
+//!
 //! A [`Hub`] is built when a context deploys, before any session exists; the endpoint is
 //! attached once, when the plugin instance has been created (the instance is given the hub
 //! as its host context first). Sessions, host services and the idle monitor reach the
@@ -9,8 +13,11 @@
 
 use std::sync::{Arc, OnceLock};
 
+use arc_swap::{ArcSwap, Guard};
+use tokio::sync::Notify;
+
 use super::ending::{Cause, ErrorKind};
-use super::handle::SendError;
+use super::handle::{Command, SendError};
 use super::job::OpenInfo;
 use super::opening::Opening;
 use super::registry::Registry;
@@ -112,7 +119,9 @@ pub(crate) trait Callbacks: Send + Sync + std::fmt::Debug {
 #[derive(Debug)]
 pub(crate) struct Hub {
     name: String,
-    settings: ContextSettings,
+    settings: ArcSwap<ContextSettings>,
+    /// Wakes the idle monitor when the settings change.
+    retuned: Arc<Notify>,
     executor: Executor,
     sessions: Registry,
     callbacks: OnceLock<Box<dyn Callbacks>>,
@@ -123,7 +132,8 @@ impl Hub {
     pub(crate) fn new(name: String, settings: ContextSettings, executor: Executor) -> Arc<Hub> {
         Arc::new(Hub {
             name,
-            settings,
+            settings: ArcSwap::from_pointee(settings),
+            retuned: Arc::new(Notify::new()),
             executor,
             sessions: Registry::default(),
             callbacks: OnceLock::new(),
@@ -140,9 +150,28 @@ impl Hub {
         &self.name
     }
 
-    /// The context's settings.
-    pub(crate) fn settings(&self) -> &ContextSettings {
-        &self.settings
+    /// The context's settings now: a lock-free load, to read from and drop (a session keeps
+    /// what it needs, and is told of changes).
+    pub(crate) fn settings(&self) -> Guard<Arc<ContextSettings>> {
+        self.settings.load()
+    }
+
+    /// Serves on with `settings` (which must differ from the current ones only in what can
+    /// change live): new handshakes see them at once, the pool is resized, the idle monitor
+    /// looks again, and each open session applies them to itself.
+    pub(crate) fn retune(&self, settings: ContextSettings) {
+        let settings = Arc::new(settings);
+        self.executor.resize(&settings.executor);
+        self.settings.store(Arc::clone(&settings));
+        self.retuned.notify_waiters();
+        for session in self.sessions.all() {
+            session.request(Command::Retune(Arc::clone(&settings)));
+        }
+    }
+
+    /// Notified whenever the settings change.
+    pub(crate) fn retuned(&self) -> Arc<Notify> {
+        Arc::clone(&self.retuned)
     }
 
     /// The context's callback pool.

@@ -82,6 +82,26 @@ impl Keepalive {
         }
     }
 
+    /// Pings every `interval` from now on (none when `None`), expecting pongs within
+    /// `pong_timeout` — including the pong awaited now, if any.
+    pub(crate) fn retune(&mut self, interval: Option<Duration>, pong_timeout: Duration) {
+        let Some(period) = interval else {
+            *self = Keepalive::new(None, pong_timeout);
+            return;
+        };
+        let awaited = (self.timer.as_ref())
+            .filter(|_| self.awaiting)
+            .map(|timer| timer.deadline() - self.pong_timeout + pong_timeout);
+        self.period = period;
+        self.pong_timeout = pong_timeout;
+        self.next_ping = Instant::now() + period;
+        let deadline = awaited.unwrap_or(self.next_ping);
+        match self.timer.as_mut() {
+            Some(timer) => timer.as_mut().reset(deadline),
+            None => self.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+        }
+    }
+
     /// A pong arrived: the peer is alive.
     pub(crate) fn pong_received(&mut self) {
         if self.awaiting {
@@ -111,6 +131,22 @@ mod tests {
         keepalive.ping_sent();
         assert!(matches!(keepalive.next().await, Tick::PongLate));
         assert_eq!(started.elapsed(), Duration::from_millis(500));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retune_reschedules_the_next_ping_and_the_awaited_pong() {
+        let mut keepalive = Keepalive::new(None, Duration::from_millis(100));
+        let started = Instant::now();
+        keepalive.retune(Some(Duration::from_millis(300)), Duration::from_millis(100));
+        assert!(matches!(keepalive.next().await, Tick::Ping(_)));
+        assert_eq!(started.elapsed(), Duration::from_millis(300));
+        keepalive.ping_sent();
+        keepalive.retune(Some(Duration::from_millis(300)), Duration::from_millis(50));
+        assert!(matches!(keepalive.next().await, Tick::PongLate));
+        assert_eq!(started.elapsed(), Duration::from_millis(350));
+        keepalive.retune(None, Duration::from_millis(50));
+        let waited = tokio::time::timeout(Duration::from_secs(3600), keepalive.next()).await;
+        assert!(waited.is_err(), "off after the retune");
     }
 
     #[tokio::test(start_paused = true)]

@@ -8,6 +8,8 @@
 //! frame sent, the peer's awaited) data frames are ignored and the peer's close, or the end
 //! of the connection, makes it closed. How an ending is reported is `ending`'s.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use super::ending::{Closure, Ending, Report, Violation};
@@ -15,6 +17,7 @@ use super::handle::Command;
 use super::job::Job;
 use super::keepalive::Tick;
 use crate::codec::{CodecError, CodecLimits, Inbound};
+use crate::config::descriptor::ContextSettings;
 
 /// Where a session is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +49,7 @@ pub(super) enum Reaction {
 }
 
 /// What to do about a command from another thread.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 pub(super) enum Order {
     /// Write out what is batched.
     Flush,
@@ -57,6 +60,9 @@ pub(super) enum Order {
         ending: Ending,
         write_queued_first: bool,
     },
+    /// Apply the context's new settings to the connection (the lifecycle has taken its
+    /// message limits and idle rule already).
+    Retune(Arc<ContextSettings>),
     /// Nothing: the session is already ending.
     Ignore,
 }
@@ -189,6 +195,14 @@ impl Lifecycle {
                 write_queued_first: closure.writes_queued_first(),
                 ending: Ending::Closed(closure),
             },
+            Command::Retune(settings) => {
+                self.limits = CodecLimits {
+                    text: settings.limits.text,
+                    binary: settings.limits.binary,
+                };
+                self.control_counts = settings.idle.counts_control_frames;
+                Order::Retune(settings)
+            }
         }
     }
 

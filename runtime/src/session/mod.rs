@@ -78,18 +78,23 @@ where
     S: Transport + Send + 'static,
     G: Send + 'static,
 {
-    let settings = hub.settings();
-    let outbox_limit = outbox_limit(settings.batching_buffer_size);
+    let batching = hub.settings().batching_buffer_size;
     // With permessage-deflate every data frame passes the task's compressor.
     let compresses = opening.deflate.is_some();
     let session = SessionHandle::new(
         opening.endpoint,
         opening.remote_properties(),
-        outbox_limit,
+        outbox_limit(batching),
         socket,
         compresses,
     );
     hub.sessions().insert(Arc::clone(&session));
+    // Read once the session is registered: a later change of the settings reaches it as a
+    // `Command::Retune`, an earlier one is read here.
+    let settings = hub.settings();
+    if settings.batching_buffer_size != batching {
+        (session.outbox).set_limit(outbox_limit(settings.batching_buffer_size));
+    }
     let handler_session = Arc::clone(&session);
     let handler_hub = Arc::clone(&hub);
     let mailbox = Mailbox::new(hub.executor(), MAILBOX_LIMIT, move |job: Job| {

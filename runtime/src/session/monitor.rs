@@ -3,24 +3,33 @@
 //! longer than its idle timeout — the endpoint's override, else the context's. A session
 //! therefore closes between `timeout` and `timeout + period` after its last activity. The
 //! close frame is sent by the session's own task; its `on_close` runs on the reserved
-//! timeout threads, so expiry happens even while the pool is saturated.
+//! timeout threads, so expiry happens even while the pool is saturated. A change of either
+//! setting applies from the next look, which a change brings forward.
 
 use std::sync::{Arc, Weak};
 
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 
 use super::ending::Closure;
 use super::hub::Hub;
 
 /// Starts the monitor of `core` on the current tokio runtime; it stops with the context.
 pub(crate) fn spawn_idle_monitor(hub: &Arc<Hub>) {
-    let period = hub.settings().idle.monitoring_period;
     let context = Arc::downgrade(hub);
+    // Not the hub itself: the monitor must not keep a retired context alive.
+    let retuned = hub.retuned();
     tokio::spawn(async move {
-        let mut ticks = tokio::time::interval_at(Instant::now() + period, period);
-        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
-            ticks.tick().await;
+            let Some(period) = context
+                .upgrade()
+                .map(|hub| hub.settings().idle.monitoring_period)
+            else {
+                return;
+            };
+            tokio::select! {
+                () = tokio::time::sleep(period) => {}
+                () = retuned.notified() => {}
+            }
             if !expire_idle(&context) {
                 return;
             }

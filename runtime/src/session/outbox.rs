@@ -15,7 +15,7 @@
 //! when it has nothing buffered.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::Poll;
 
@@ -72,7 +72,8 @@ pub(crate) struct Outbox {
     room: Condvar,
     /// Wakes the connection task waiting for a direct write to end.
     direct_done: Notify,
-    limit: usize,
+    /// Read under the state's lock; changed when the context's settings change.
+    limit: AtomicUsize,
 }
 
 impl Outbox {
@@ -85,8 +86,16 @@ impl Outbox {
             consumer: AtomicWaker::new(),
             room: Condvar::new(),
             direct_done: Notify::new(),
-            limit,
+            limit: AtomicUsize::new(limit),
         }
+    }
+
+    /// Bounds the queue at `limit` bytes from now on (frames already queued stay); senders
+    /// waiting for room look again.
+    pub(crate) fn set_limit(&self, limit: usize) {
+        let _state = self.lock();
+        self.limit.store(limit, Ordering::Relaxed);
+        self.room.notify_all();
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -94,7 +103,7 @@ impl Outbox {
     }
 
     fn fits(&self, state: &State, len: usize) -> bool {
-        state.frames.is_empty() || state.bytes + len <= self.limit
+        state.frames.is_empty() || state.bytes + len <= self.limit.load(Ordering::Relaxed)
     }
 
     /// Queues a frame if it fits now.

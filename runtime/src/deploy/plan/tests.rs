@@ -14,6 +14,26 @@ fn app(name: &str, path: &str) -> AppCandidate {
     }
 }
 
+const TEXT_LIMIT: &str = "websocket/max-incoming-text-message-buffer-size";
+
+/// `app` with one setting changed, in its settings (by `change`) and its effective rows.
+fn with(
+    app: &AppCandidate,
+    element: &str,
+    value: &str,
+    change: impl FnOnce(&mut ContextSettings),
+) -> AppCandidate {
+    let mut app = app.clone();
+    change(&mut app.settings);
+    app.effective.retain(|row| row.path != element);
+    app.effective.push(crate::config::EffectiveRow {
+        path: element.to_owned(),
+        value: value.to_owned(),
+        origin: crate::config::Origin::Default,
+    });
+    app
+}
+
 fn id(app: &AppCandidate, inode: u64) -> LibraryId {
     LibraryId {
         path: app.library.clone(),
@@ -67,6 +87,12 @@ fn kinds(steps: &[Step]) -> Vec<String> {
                 format!("refuse {name}{}", if *clash { " (clash)" } else { "" })
             }
             Step::Keep { name } => format!("keep {name}"),
+            Step::Retune { app, changes } => {
+                let changes: Vec<String> = (changes.iter())
+                    .map(|c| format!("{}: {c}", c.element))
+                    .collect();
+                format!("retune {} ({})", app_name(app), changes.join("; "))
+            }
         })
         .collect()
 }
@@ -87,20 +113,16 @@ fn a_changed_library_or_descriptor_redeploys_and_says_why() {
         ["redeploy chat (the plugin library apps/chat/libx.so changed)"]
     );
 
-    let mut limited = chat.clone();
-    limited.settings.limits.text = 10;
-    let steps = plan(&running(&[(&chat, 1)]), &[found(&limited, 1)]);
+    let greeted = with(&chat, "websocket/init-param[greeting]", "hello", |s| {
+        s.init_params.insert("greeting".into(), "hello".into());
+    });
+    let steps = plan(&running(&[(&chat, 1)]), &[found(&greeted, 1)]);
     assert_eq!(
         kinds(&steps),
-        ["redeploy chat (<max-incoming-*-message-buffer-size> changed)"]
+        [
+            "redeploy chat (<websocket/init-param[greeting]> changed ((none) → hello), which cannot change live)"
+        ]
     );
-
-    let mut draining = chat.clone();
-    draining.settings.redeploy = crate::config::descriptor::RedeployPolicy::Drain {
-        timeout: Duration::from_secs(1),
-    };
-    let steps = plan(&running(&[(&chat, 1)]), &[found(&draining, 1)]);
-    assert!(kinds(&steps)[0].starts_with("redeploy chat (<redeploy-policy"));
 
     let moved = app("chat", "/talk");
     let steps = plan(&running(&[(&chat, 1)]), &[found(&moved, 1)]);
@@ -108,6 +130,50 @@ fn a_changed_library_or_descriptor_redeploys_and_says_why() {
         kinds(&steps),
         ["redeploy chat (<context-path> changed from /chat to /talk)"]
     );
+}
+
+#[test]
+fn settings_that_can_change_live_retune_the_running_context() {
+    let chat = with(&app("chat", "/chat"), TEXT_LIMIT, "100", |s| {
+        s.limits.text = 100;
+    });
+    let limited = with(&chat, TEXT_LIMIT, "10", |s| s.limits.text = 10);
+    let draining = with(&limited, "websocket/redeploy-policy", "drain", |s| {
+        s.redeploy = crate::config::descriptor::RedeployPolicy::Drain {
+            timeout: Duration::from_secs(1),
+        };
+    });
+    let steps = plan(&running(&[(&chat, 1)]), &[found(&draining, 1)]);
+    assert_eq!(
+        kinds(&steps),
+        [
+            "retune chat (websocket/max-incoming-text-message-buffer-size: 100 → 10; websocket/redeploy-policy: (none) → drain)"
+        ]
+    );
+}
+
+#[test]
+fn a_setting_that_differs_where_no_row_shows_it_redeploys() {
+    let chat = app("chat", "/chat");
+    let mut hidden = chat.clone();
+    hidden.settings.limits.text = 10;
+    let steps = plan(&running(&[(&chat, 1)]), &[found(&hidden, 1)]);
+    assert_eq!(kinds(&steps), ["redeploy chat (the descriptor changed)"]);
+}
+
+#[test]
+fn every_live_element_is_one_the_descriptor_reports() {
+    let rows = crate::config::descriptor::parse(
+        Path::new("jeus-web-dd.xml"),
+        "<jeus-web-dd><websocket/></jeus-web-dd>",
+    );
+    let rows = rows.value.expect("an empty descriptor is valid").effective;
+    for element in LIVE_ELEMENTS {
+        assert!(
+            rows.iter().any(|row| row.path == *element),
+            "{element} is not an effective row"
+        );
+    }
 }
 
 #[test]

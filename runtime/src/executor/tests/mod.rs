@@ -4,6 +4,7 @@
 
 mod mailbox;
 mod pool;
+mod resize;
 
 use std::future::Future;
 use std::pin::Pin;
