@@ -212,3 +212,33 @@ fn a_path_already_served_is_refused_to_the_newcomer_whatever_the_order() {
     let steps = plan(&BTreeMap::new(), &[found(&a, 2), found(&b, 1)]);
     assert_eq!(kinds(&steps), ["deploy a", "refuse b (clash)"]);
 }
+
+#[test]
+fn the_reference_says_which_elements_change_live() {
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conf/descriptor.md");
+    let reference = std::fs::read_to_string(reference).expect("conf/descriptor.md");
+    let table = reference
+        .split_once("| element | unit | default | changes live |")
+        .and_then(|(_, rest)| rest.split_once("\n\n"))
+        .map(|(table, _)| table)
+        .expect("the element table");
+    let mut rows = 0;
+    for line in table.lines().filter(|l| l.contains("` |")) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let (Some(element), Some(live)) = (cells.get(1), cells.get(4)) else {
+            continue;
+        };
+        let Some(element) = element.split('`').nth(1) else {
+            continue;
+        };
+        let element = element.trim_end_matches("/origin");
+        let said_live = *live != "no: redeploys";
+        assert_eq!(
+            is_live(element),
+            said_live,
+            "{element}: the reference says {live:?}"
+        );
+        rows += 1;
+    }
+    assert!(rows >= LIVE_ELEMENTS.len(), "only {rows} rows read");
+}
