@@ -71,7 +71,10 @@ async fn a_directory_copied_in_serves_after_sighup_while_another_context_carries
     berth.send_signal("HUP");
     logged(&berth, "serving context=v", 1);
     let mut ws = session(&berth, ONE).await;
-    println!("a copied-in context served {:?} after SIGHUP", asked.elapsed());
+    println!(
+        "a copied-in context served {:?} after SIGHUP",
+        asked.elapsed()
+    );
     talks(&mut ws, ONE, "and again").await;
     bystander_unharmed(&berth, &mut bystander).await;
     logged(&berth, "plugin: version_one deploy", 1);
@@ -86,11 +89,18 @@ async fn a_new_library_gives_old_sessions_1012_while_new_sessions_talk_to_the_ne
     apps.put_library("v", "version_two", LIBRARY, Write::InPlace);
     berth.send_signal("HUP");
     let second = logged(&berth, "serving context=v", 2);
-    assert!(generation(&second) > generation(&first), "{first}\n{second}");
+    assert!(
+        generation(&second) > generation(&first),
+        "{first}\n{second}"
+    );
     let mut new = session(&berth, TWO).await;
 
     assert_eq!(close_code(&mut old).await, 1012);
-    logged(&berth, "plugin: version_one closed code=1012 cause=Redeploy", 1);
+    logged(
+        &berth,
+        "plugin: version_one closed code=1012 cause=Redeploy",
+        1,
+    );
     logged(&berth, "plugin: version_one undeploy Redeploy closed=1", 1);
     logged(&berth, "retired context=v departure=Redeploy", 1);
     talks(&mut new, TWO, "after the old version retired").await;
@@ -127,7 +137,11 @@ async fn under_drain_old_sessions_keep_the_old_code_until_they_end_then_it_retir
     assert!(!logs.contains("retired context=v"), "{logs}");
 
     close_normally(&mut old).await;
-    logged(&berth, "plugin: version_one closed code=1000 cause=RemoteClose", 1);
+    logged(
+        &berth,
+        "plugin: version_one closed code=1000 cause=RemoteClose",
+        1,
+    );
     logged(&berth, "plugin: version_one undeploy Redeploy closed=1", 1);
     logged(&berth, "retired context=v departure=Redeploy", 1);
     talks(&mut new, TWO, "after the old version retired").await;
@@ -155,8 +169,15 @@ async fn under_drain_sessions_still_open_at_the_drain_timeout_get_1012() {
     let waited = switched.elapsed();
     // The drain began around the switch this test saw logged; half of it is a margin for
     // when the log line reached the test, not for the server's timer.
-    assert!(waited >= drain / 2, "closed after {waited:?}, drain {drain:?}");
-    logged(&berth, "plugin: version_one closed code=1012 cause=Redeploy", 1);
+    assert!(
+        waited >= drain / 2,
+        "closed after {waited:?}, drain {drain:?}"
+    );
+    logged(
+        &berth,
+        "plugin: version_one closed code=1012 cause=Redeploy",
+        1,
+    );
     logged(&berth, "plugin: version_one undeploy Redeploy closed=1", 1);
     logged(&berth, "retired context=v departure=Redeploy", 1);
     talks(&mut new, TWO, "after the drain").await;
@@ -172,7 +193,11 @@ async fn removing_the_directory_gives_open_sessions_1001_then_handshakes_404() {
     berth.send_signal("HUP");
     assert_eq!(close_code(&mut old).await, 1001);
     logged(&berth, "undeploying: its directory is gone context=v", 1);
-    logged(&berth, "plugin: version_one closed code=1001 cause=Undeploy", 1);
+    logged(
+        &berth,
+        "plugin: version_one closed code=1001 cause=Undeploy",
+        1,
+    );
     logged(&berth, "plugin: version_one undeploy Undeploy closed=1", 1);
     logged(&berth, "retired context=v departure=Undeploy", 1);
     assert_eq!(handshake_status(berth.addr(), "/v/", &[]).await, 404);
@@ -188,7 +213,11 @@ async fn a_renamed_directory_is_an_undeploy_plus_a_deploy() {
     berth.send_signal("HUP");
     assert_eq!(close_code(&mut old).await, 1001);
     logged(&berth, "serving context=w", 1);
-    logged(&berth, "plugin: version_one closed code=1001 cause=Undeploy", 1);
+    logged(
+        &berth,
+        "plugin: version_one closed code=1001 cause=Undeploy",
+        1,
+    );
     assert_eq!(handshake_status(berth.addr(), "/v/", &[]).await, 404);
     let mut moved = connect(&berth.url("/w/")).await;
     talks(&mut moved, ONE, "at the new path").await;

@@ -182,6 +182,8 @@ pub async fn close_normally(ws: &mut Ws) {
         code: CloseCode::Normal,
         reason: "done".into(),
     };
-    ws.close(Some(frame)).await.expect("the close frame can be sent");
+    ws.close(Some(frame))
+        .await
+        .expect("the close frame can be sent");
     assert_eq!(close_code(ws).await, 1000);
 }

@@ -139,6 +139,16 @@ impl Berth {
             .expect("/proc/PID/status has VmRSS in KiB")
     }
 
+    /// The names of the server's threads (`/proc/PID/task/*/comm`: at most 15 bytes each).
+    pub fn thread_names(&self) -> Vec<String> {
+        let tasks = format!("/proc/{}/task", self.child.id());
+        let entries = std::fs::read_dir(&tasks).expect("the server's task list is readable");
+        entries
+            .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path().join("comm")).ok())
+            .map(|name| name.trim_end().to_owned())
+            .collect()
+    }
+
     /// Waits until `needle` has been logged `count` times.
     pub fn wait_for_count(&self, needle: &str, count: usize, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
