@@ -150,7 +150,7 @@ async fn under_drain_old_sessions_keep_the_old_code_until_they_end_then_it_retir
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_drain_sessions_still_open_at_the_drain_timeout_get_1012() {
-    let drain = Duration::from_millis(2000);
+    let drain = Duration::from_millis(3000);
     let inner = format!(
         "<redeploy-policy>drain</redeploy-policy>\n<drain-timeout-in-millis>{}</drain-timeout-in-millis>",
         drain.as_millis()
@@ -162,8 +162,8 @@ async fn under_drain_sessions_still_open_at_the_drain_timeout_get_1012() {
     berth.send_signal("HUP");
     logged(&berth, "serving context=v", 2);
     let switched = Instant::now();
-    let mut new = session(&berth, TWO).await;
     talks(&mut old, ONE, "draining").await;
+    let mut new = session(&berth, TWO).await;
 
     assert_eq!(close_code(&mut old).await, 1012);
     let waited = switched.elapsed();

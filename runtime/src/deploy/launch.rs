@@ -76,7 +76,7 @@ pub(crate) fn launch(app: &AppCandidate, prober: &Prober) -> Result<Arc<Context>
     let assembled = assemble(app, &library, &hub, dir);
     if assembled.is_err() {
         if let Err(error) = hub.executor().shutdown(FAILED_POOL_STOP_BOUND) {
-            tracing::warn!(context = %hub.name(), %error, "the pool of a context that failed to deploy");
+            tracing::warn!(context = %hub.name(), "stopping the pool of a version that failed: {error}");
         }
     }
     assembled
