@@ -100,7 +100,11 @@ async fn refused_while_the_old_version_serves(label: &str, breakage: Breakage) {
     talks(&mut new, TWO, "fixed").await;
     echoes(&mut bystander, "after the fix").await;
     let logs = berth.logs();
-    assert!(lines_with(&logs, &["session closed", "context=echo"]).is_empty());
+    let echo_closes = lines_with(&logs, &["session closed", "context=echo"]);
+    assert!(
+        echo_closes.is_empty(),
+        "the bystander lost a session:\n{logs}"
+    );
 }
 
 /// One test per breakage, each on its own server.
