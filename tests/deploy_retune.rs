@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use berth_tests::apps::{Apps, descriptor};
 use berth_tests::client::{Ws, connect, expect_close, handshake_status, recv_text, send_text};
+use berth_tests::live;
 use berth_tests::server::Berth;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -33,7 +34,7 @@ async fn a_lowered_text_limit_gives_the_same_open_session_1009_and_closes_nothin
         )
     };
     apps.context("probe", "probe", &descriptor(&limit(100)));
-    let berth = Berth::start(&apps);
+    let berth = live::start(&apps);
     let mut sender = connect(&berth.url("/probe/")).await;
     let mut bystander = connect(&berth.url("/probe/")).await;
     let eighty = "x".repeat(80);
@@ -78,7 +79,7 @@ async fn a_raised_pool_max_lets_a_waiting_callback_run_at_once() {
         )
     };
     apps.context("probe", "probe", &descriptor(&pool(1)));
-    let berth = Berth::start(&apps);
+    let berth = live::start(&apps);
     let mut sleeper = connect(&berth.url("/probe/")).await;
     let mut waiter = connect(&berth.url("/probe/")).await;
     send_text(&mut sleeper, "sleep:60000").await;
@@ -108,7 +109,7 @@ async fn a_changed_init_param_redeploys_and_says_which_element_forced_it() {
     let param =
         |value: &str| format!("<init-param><name>mode</name><value>{value}</value></init-param>");
     apps.context("probe", "probe", &descriptor(&param("a")));
-    let berth = Berth::start(&apps);
+    let berth = live::start(&apps);
     let mut ws = connect(&berth.url("/probe/")).await;
     change_descriptor(
         &apps,
@@ -135,7 +136,7 @@ async fn a_shortened_idle_timeout_closes_an_already_idle_session_and_origins_cha
         "probe",
         &descriptor(&idle(600_000, 60_000, "https://old.example")),
     );
-    let berth = Berth::start(&apps);
+    let berth = live::start(&apps);
     let old = ["Origin: https://old.example"];
     let new = ["Origin: https://new.example"];
     assert_eq!(handshake_status(berth.addr(), "/probe/", &new).await, 403);

@@ -7,6 +7,7 @@
 
 pub mod apps;
 pub mod client;
+pub mod live;
 pub mod raw;
 pub mod server;
 
@@ -46,6 +47,8 @@ const PACKAGES: &[&str] = &[
     "fixture-load-abort",
     "fixture-load-hang",
     "fixture-gate",
+    "fixture-version-one",
+    "fixture-version-two",
 ];
 
 /// Builds the binary and every plugin (once per test process) with the cargo and profile

@@ -139,6 +139,45 @@ impl Berth {
             .expect("/proc/PID/status has VmRSS in KiB")
     }
 
+    /// A `/proc/PID/status` figure in KiB: `RssAnon`, `RssFile`, `RssShmem`, `VmRSS`…
+    pub fn status_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("the server's /proc/PID/status is readable");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kib| kib.parse().ok())
+            .unwrap_or_else(|| panic!("/proc/PID/status has no {field} in KiB"))
+    }
+
+    /// The plugin library copies the server holds open (sealed memfds named
+    /// `berth-plugin`, one per library ever loaded), and their total size in bytes: memory
+    /// that `VmRSS` does not count, since only the mapped and touched pages are resident.
+    pub fn plugin_copies(&self) -> (usize, u64) {
+        let fds = format!("/proc/{}/fd", self.child.id());
+        let entries = std::fs::read_dir(&fds).expect("the server's fd list is readable");
+        let copies: Vec<u64> = entries
+            .filter_map(|entry| {
+                let path = entry.ok()?.path();
+                let target = std::fs::read_link(&path).ok()?;
+                let is_copy = target.to_string_lossy().starts_with("/memfd:berth-plugin");
+                is_copy.then(|| std::fs::metadata(&path).map_or(0, |meta| meta.len()))
+            })
+            .collect();
+        (copies.len(), copies.iter().sum())
+    }
+
+    /// The names of the server's threads (`/proc/PID/task/*/comm`: at most 15 bytes each).
+    pub fn thread_names(&self) -> Vec<String> {
+        let tasks = format!("/proc/{}/task", self.child.id());
+        let entries = std::fs::read_dir(&tasks).expect("the server's task list is readable");
+        entries
+            .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path().join("comm")).ok())
+            .map(|name| name.trim_end().to_owned())
+            .collect()
+    }
+
     /// Waits until `needle` has been logged `count` times.
     pub fn wait_for_count(&self, needle: &str, count: usize, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;

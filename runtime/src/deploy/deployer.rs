@@ -11,7 +11,10 @@
 //! `on_close` the old plugin's `on_undeploy` runs and its pool stops. An undeployed context
 //! leaves the table first (404), then its sessions get 1001. A version that cannot be
 //! deployed changes nothing; its problems are kept as the context's last error and logged
-//! once. Each launch of a context is a new generation; libraries are never unloaded.
+//! once, until its directory is valid again or is the version running. A version that failed
+//! to launch is not launched again by a rescan until its files change: every launch loads
+//! its library anew, and libraries are never unloaded. Each launch of a context is a new
+//! generation.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,7 +26,7 @@ use arc_swap::ArcSwap;
 use super::launch::launch;
 use super::plan::{self, Found, Known, LibraryId, SettingChange, Step};
 use super::scanner::{self, AppCandidate};
-use crate::config::descriptor::RedeployPolicy;
+use crate::config::descriptor::{ContextSettings, RedeployPolicy};
 use crate::config::{Diagnostic, Severity};
 use crate::context::Context;
 use crate::http::route::ContextTable;
@@ -93,6 +96,11 @@ impl Deployer {
             .collect();
         let mut leaving = Vec::new();
         for step in plan::plan(&running, &found) {
+            // Loading the very files whose launch failed would fail again, and leave one
+            // more copy of the library loaded for good.
+            if self.failed_before(&step) {
+                continue;
+            }
             if let Some(retire) = self.carry_out(step).await {
                 leaving.push(retire);
             }
@@ -120,14 +128,18 @@ impl Deployer {
     /// Carries one step out; returns what must be retired once the new table is published.
     async fn carry_out(&mut self, step: Step) -> Option<Leaving> {
         match step {
-            Step::Keep { .. } => None,
+            // The directory is the version running again: an older refusal no longer holds.
+            Step::Keep { name } => {
+                self.failures.remove(&name);
+                None
+            }
             Step::Retune { app, changes } => {
                 self.retune(app, &changes);
                 None
             }
             Step::Deploy { app, library } => {
                 let name = plan::app_name(&app);
-                let context = self.launch(&name, &app, "deploy").await?;
+                let context = self.launch(&name, &app, &library, "deploy").await?;
                 self.start(name, app, library, context);
                 None
             }
@@ -138,7 +150,7 @@ impl Deployer {
             } => {
                 let name = plan::app_name(&app);
                 tracing::info!(context = %name, "redeploying: {because}");
-                let context = self.launch(&name, &app, "redeploy").await?;
+                let context = self.launch(&name, &app, &library, "redeploy").await?;
                 let drain = match app.settings.redeploy {
                     RedeployPolicy::Close => None,
                     RedeployPolicy::Drain { timeout } => Some(timeout),
@@ -157,7 +169,15 @@ impl Deployer {
                 diagnostics,
                 clash,
             } => {
-                self.failed(&name, Failure { diagnostics, clash });
+                let attempt = None;
+                self.failed(
+                    &name,
+                    Failure {
+                        diagnostics,
+                        clash,
+                        attempt,
+                    },
+                );
                 None
             }
         }
@@ -178,8 +198,24 @@ impl Deployer {
         self.failures.remove(&name);
     }
 
+    /// Whether `step` would launch exactly the files whose launch failed last time.
+    fn failed_before(&self, step: &Step) -> bool {
+        let (Step::Deploy { app, library } | Step::Redeploy { app, library, .. }) = step else {
+            return false;
+        };
+        let failure = self.failures.get(&plan::app_name(app));
+        failure.and_then(|f| f.attempt.as_ref()) == Some(&Attempt::of(app, library))
+    }
+
     /// Launches `app` off the I/O threads; `None` (recorded) when it cannot be deployed.
-    async fn launch(&mut self, name: &str, app: &AppCandidate, what: &str) -> Option<Arc<Context>> {
+    async fn launch(
+        &mut self,
+        name: &str,
+        app: &AppCandidate,
+        library: &LibraryId,
+        what: &str,
+    ) -> Option<Arc<Context>> {
+        let attempt = Some(Attempt::of(app, library));
         let (app, prober) = (app.clone(), self.prober.clone());
         let dir = app.dir.clone();
         let launched = tokio::task::spawn_blocking(move || launch(&app, &prober)).await;
@@ -190,7 +226,14 @@ impl Deployer {
         };
         let diagnostics = vec![Diagnostic::about(&dir, Severity::Error, message)];
         let clash = false;
-        self.failed(name, Failure { diagnostics, clash });
+        self.failed(
+            name,
+            Failure {
+                diagnostics,
+                clash,
+                attempt,
+            },
+        );
         None
     }
 
@@ -270,6 +313,26 @@ pub(crate) struct Failure {
     pub(crate) diagnostics: Vec<Diagnostic>,
     /// Another context serves its context path.
     pub(crate) clash: bool,
+    /// The files of a version that failed to launch (rather than being refused unlaunched).
+    pub(crate) attempt: Option<Attempt>,
+}
+
+/// What a launch was tried with: when these are unchanged, so is the outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Attempt {
+    library: LibraryId,
+    context_path: String,
+    settings: ContextSettings,
+}
+
+impl Attempt {
+    fn of(app: &AppCandidate, library: &LibraryId) -> Attempt {
+        Attempt {
+            library: library.clone(),
+            context_path: app.context_path.clone(),
+            settings: app.settings.clone(),
+        }
+    }
 }
 
 /// What a step leaves to retire: the name, the old version, how its sessions are closed,

@@ -1,6 +1,8 @@
 //! Turning a scanned context directory into a served context: load its plugin (staged and
 //! probed first, see `plugin`), start its pool, create the plugin instance with the context's
-//! `init-param`s and the hub as its host context, and route its endpoint templates.
+//! `init-param`s and the hub as its host context, and route its endpoint templates. A context
+//! that fails after its pool started has its pool stopped before the error is returned: the
+//! plugin keeps its host context (the hub, and so the pool) for ever.
 
 use std::sync::Arc;
 
@@ -14,6 +16,9 @@ use crate::session::Hub;
 
 /// How long a context's `on_deploy` may take before its deployment fails.
 const ON_DEPLOY_BOUND: Duration = Duration::from_secs(30);
+
+/// How long the pool of a context that failed to deploy may take to stop.
+const FAILED_POOL_STOP_BOUND: Duration = Duration::from_secs(5);
 
 /// Why a context could not be deployed.
 #[derive(Debug, thiserror::Error)]
@@ -68,17 +73,30 @@ pub(crate) fn launch(app: &AppCandidate, prober: &Prober) -> Result<Arc<Context>
         },
     )?;
     let hub = Hub::new(name, settings.clone(), executor);
-    let host_ctx = plugin::host_context(Arc::clone(&hub));
-    let instance = PluginInstance::create(
-        &library,
-        plugin::host_api(),
-        host_ctx,
-        &settings.init_params,
-    )?;
+    let assembled = assemble(app, &library, &hub, dir);
+    if assembled.is_err() {
+        if let Err(error) = hub.executor().shutdown(FAILED_POOL_STOP_BOUND) {
+            tracing::warn!(context = %hub.name(), "stopping the pool of a version that failed: {error}");
+        }
+    }
+    assembled
+}
+
+/// Creates the plugin instance on `hub`, routes its endpoints and runs its `on_deploy`.
+fn assemble(
+    app: &AppCandidate,
+    library: &plugin::PluginLibrary,
+    hub: &Arc<Hub>,
+    dir: String,
+) -> Result<Arc<Context>, DeployError> {
+    let settings = &app.settings;
+    let host_ctx = plugin::host_context(Arc::clone(hub));
+    let instance =
+        PluginInstance::create(library, plugin::host_api(), host_ctx, &settings.init_params)?;
     let endpoints = instance.endpoints().to_vec();
     hub.attach(Box::new(instance));
     let context =
-        Context::new(Arc::clone(&hub), app.context_path.clone(), endpoints).map_err(|source| {
+        Context::new(Arc::clone(hub), app.context_path.clone(), endpoints).map_err(|source| {
             DeployError::Template {
                 dir: dir.clone(),
                 source,
