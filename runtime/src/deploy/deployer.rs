@@ -11,7 +11,7 @@
 //! deployed changes nothing; its problems are kept as the context's last error and logged
 //! once. Each launch of a context is a new generation; libraries are never unloaded.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +29,8 @@ use crate::http::server::SharedTable as Table;
 use crate::plugin::Prober;
 use crate::session::{Closure, Departure};
 
+pub(crate) mod actions;
+
 /// How long retiring a version may wait for its sessions' `on_close`, and then for its
 /// `on_undeploy`.
 const RETIRE_BOUND: Duration = Duration::from_secs(30);
@@ -45,6 +47,7 @@ struct Running {
 #[derive(Debug)]
 struct Retiring {
     context: Arc<Context>,
+    generation: u64,
     done: tokio::task::JoinHandle<()>,
 }
 
@@ -61,6 +64,8 @@ pub(crate) struct Deployer {
     generation: u64,
     /// Contexts started since the last publication: "serving" is logged once they are.
     unannounced: Vec<String>,
+    /// Contexts an administrator undeployed: rescans leave them alone until deployed again.
+    held: BTreeSet<String>,
 }
 
 impl Deployer {
@@ -75,6 +80,7 @@ impl Deployer {
             failures: BTreeMap::new(),
             generation: 0,
             unannounced: Vec::new(),
+            held: BTreeSet::new(),
         }
     }
 
@@ -112,7 +118,8 @@ impl Deployer {
     /// Every context directory as it is now.
     fn look(&self) -> std::io::Result<Vec<Found>> {
         let dirs = scanner::context_dirs(&self.apps_dir)?;
-        Ok(dirs.iter().map(|dir| found(dir)).collect())
+        let looked_at = dirs.iter().filter(|dir| !self.is_held(dir));
+        Ok(looked_at.map(|dir| found(dir)).collect())
     }
 
     /// Carries one step out; returns what must be retired once the new table is published.
@@ -227,6 +234,7 @@ impl Deployer {
         tracing::info!(context = %name, generation = old.generation, "retiring");
         self.retiring.push(Retiring {
             context: old.context,
+            generation: old.generation,
             done,
         });
     }
