@@ -92,6 +92,7 @@ fn http1_builder() -> hyper::server::conn::http1::Builder {
 }
 
 /// One admin connection and what it holds.
+#[derive(Debug)]
 struct Connection {
     http: Arc<hyper::server::conn::http1::Builder>,
     deployer: SharedDeployer,
@@ -134,10 +135,4 @@ async fn respond(
         (response.headers_mut()).insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     response
-}
-
-impl std::fmt::Debug for Connection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection").finish_non_exhaustive()
-    }
 }
