@@ -115,7 +115,7 @@ impl Deployer {
         Ok(())
     }
 
-    /// Every context directory as it is now.
+    /// Every context directory as it is now, but those an undeploy holds back.
     fn look(&self) -> std::io::Result<Vec<Found>> {
         let dirs = scanner::context_dirs(&self.apps_dir)?;
         let looked_at = dirs.iter().filter(|dir| !self.is_held(dir));
