@@ -356,27 +356,22 @@ fn the_200_000_deep_descriptor_of_issue_10_is_refused_by_its_size() {
 }
 
 #[test]
-fn berth_run_warns_that_an_enabled_admin_listener_is_not_served_yet() {
-    let warning = "<admin> is enabled, but this version of Berth does not serve the admin listener yet: nothing listens on 127.0.0.1:9090";
+fn berth_run_serves_an_enabled_admin_listener_and_none_when_disabled() {
     let enabled = Apps::new("run-admin-on");
     enabled.context("probe", "probe", &descriptor(""));
-    let conf = enabled.server_conf("<admin><enabled>true</enabled></admin>");
-    let conf = conf.to_str().expect("utf-8 path");
-    let berth = Berth::start_with(&enabled, &["--conf", conf]);
-    let logs = berth.logs();
-    assert!(
-        logs.lines()
-            .any(|line| line.contains("WARN") && line.contains(warning)),
-        "{logs}"
-    );
+    let conf = enabled.admin_conf("");
+    let berth = Berth::start_with(&enabled, &["--conf", &conf]);
+    assert_ne!(berth.admin_addr().port(), 0, "{}", berth.logs());
 
     let disabled = Apps::new("run-admin-off");
     disabled.context("probe", "probe", &descriptor(""));
     let conf = disabled.server_conf("");
     let conf = conf.to_str().expect("utf-8 path");
-    let berth = Berth::start_with(&disabled, &["--conf", conf]);
+    let mut berth = Berth::start_with(&disabled, &["--conf", conf]);
+    let status = berth.terminate(Duration::from_secs(20));
+    assert!(status.is_some_and(|s| s.success()), "{}", berth.logs());
     let logs = berth.logs();
-    assert!(!logs.contains("admin listener"), "{logs}");
+    assert!(!logs.contains("admin listen"), "{logs}");
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::sync::{Mutex, watch};
 
+use crate::admin;
 use crate::config::server::ServerConfig;
 use crate::deploy::deployer::Deployer;
 use crate::http::server;
@@ -80,8 +81,12 @@ impl Container {
         ));
         crate::memory::spawn_trimmer();
         tracing::info!(addr = %address, "listening");
+        let deployer = Arc::new(Mutex::new(deployer));
+        if let Some(admin) = config.admin {
+            admin::serve(admin, Arc::clone(&deployer), stop.subscribe()).await;
+        }
         Ok(Container {
-            deployer: Arc::new(Mutex::new(deployer)),
+            deployer,
             stop,
             address,
         })

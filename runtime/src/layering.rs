@@ -3,6 +3,8 @@
 //! ```text
 //!   command   container                 start-up, shutdown, the subcommands
 //!        \     /
+//!          admin                         the admin listener's JSON API
+//!           |
 //!         deploy                         scanning apps/, launching contexts
 //!           |
 //!          http                          listener, handshake, routing
@@ -46,16 +48,18 @@ const LAYERS: &[(&str, &[&str])] = &[
             "codec", "config", "context", "executor", "http", "plugin", "session",
         ],
     ),
+    ("admin", &["config", "deploy", "http", "plugin"]),
     (
         "container",
         &[
-            "codec", "config", "context", "deploy", "executor", "http", "memory", "plugin",
-            "session",
+            "admin", "codec", "config", "context", "deploy", "executor", "http", "memory",
+            "plugin", "session",
         ],
     ),
     (
         "command",
         &[
+            "admin",
             "config",
             "container",
             "deploy",

@@ -22,11 +22,14 @@
 //!   and `malloc_trim`).
 //! - `limits`: the process's resource limits (the open-files soft limit raised to the hard
 //!   one at start; `getrlimit`/`setrlimit` are its `unsafe`).
+//! - `admin`: the admin listener — a JSON API over HTTP/1.1 to list contexts and to
+//!   deploy, redeploy and undeploy one; `berth status` reads it.
 //! - [`command`]: the `berth` subcommands as library functions (`main.rs` only parses the
 //!   command line).
 //! - `text`: header list syntax (elements split outside quoted strings) that `http` and
 //!   `codec` both read; it imports nothing of the crate.
 
+mod admin;
 mod codec;
 pub mod command;
 pub mod config;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use berth::command::check::{CheckOptions, check};
 use berth::command::run::{RunOptions, run};
+use berth::command::status::{StatusOptions, status};
 use berth::plugin::{self, Prober};
 use clap::{Parser, Subcommand};
 
@@ -47,6 +48,19 @@ enum Command {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
+    /// Print the contexts of a running server (from its admin listener) as a table.
+    ///
+    /// Exits 0 when it printed them, 1 when nothing answers or the answer is not a list.
+    Status {
+        /// The admin listener's address [default: <admin> of the configuration, else
+        /// 127.0.0.1:9090].
+        #[arg(long, value_name = "ADDR:PORT")]
+        admin: Option<SocketAddr>,
+        /// Server configuration file whose <admin> to ask [default: conf/server.xml when it
+        /// exists].
+        #[arg(long, value_name = "FILE")]
+        conf: Option<PathBuf>,
+    },
     /// Internal: opens the library on standard input and reports whether it is a plugin
     /// (run by `berth run` and `berth check` in a child process before loading a library).
     #[command(name = plugin::PROBE_SUBCOMMAND, hide = true)]
@@ -75,6 +89,18 @@ fn main() -> ExitCode {
                 Ok(_) => ExitCode::from(1),
                 Err(error) => {
                     eprintln!("berth check: cannot write the report: {error}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Status { admin, conf } => {
+            match status(
+                &StatusOptions { admin, conf },
+                &mut std::io::stdout().lock(),
+            ) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("berth status: {error}");
                     ExitCode::from(1)
                 }
             }

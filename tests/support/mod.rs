@@ -5,6 +5,7 @@
 //! print. The binary is built once per test process with the same cargo and profile that
 //! built the test, into the same target directory, so `cargo test` alone is enough.
 
+pub mod admin;
 pub mod apps;
 pub mod client;
 pub mod live;

@@ -5,8 +5,8 @@
 //! the file. A context with errors is reported and skipped; the others still deploy.
 //! SIGTERM and SIGINT stop the container gracefully (every session closed with 1001 and its
 //! `on_close` run, within the configured grace period) and the process exits 0. SIGHUP makes
-//! the container look at the apps directory again at once. An enabled `<admin>` is warned
-//! about: nothing serves the admin listener yet.
+//! the container look at the apps directory again at once. An enabled `<admin>` is served by
+//! the container (`berth status` reads it).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -83,7 +83,6 @@ fn load_server(file: &Path) -> Result<ServerConfig, RunError> {
 /// Runs the container until SIGTERM or SIGINT, then shuts it down within the grace period.
 pub fn run(options: &RunOptions) -> Result<(), RunError> {
     let config = effective_config(options)?;
-    warn_unserved_admin(&config);
     log_open_files_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -113,15 +112,6 @@ async fn serve(config: &ServerConfig) -> Result<(), RunError> {
     container.shutdown(config.shutdown_grace).await;
     tracing::info!("stopped");
     Ok(())
-}
-
-fn warn_unserved_admin(config: &ServerConfig) {
-    if let Some(admin) = config.admin {
-        tracing::warn!(
-            addr = %admin,
-            "<admin> is enabled, but this version of Berth does not serve the admin listener yet: nothing listens on {admin}"
-        );
-    }
 }
 
 fn log_open_files_limit() {

@@ -16,7 +16,7 @@
 //! its library anew, and libraries are never unloaded. Each launch of a context is a new
 //! generation.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +34,8 @@ use crate::http::server::SharedTable as Table;
 use crate::plugin::Prober;
 use crate::session::{Closure, Departure};
 
+pub(crate) mod actions;
+
 /// How long retiring a version may wait for its sessions' `on_close`, and then for its
 /// `on_undeploy`.
 const RETIRE_BOUND: Duration = Duration::from_secs(30);
@@ -50,6 +52,7 @@ struct Running {
 #[derive(Debug)]
 struct Retiring {
     context: Arc<Context>,
+    generation: u64,
     done: tokio::task::JoinHandle<()>,
 }
 
@@ -66,6 +69,8 @@ pub(crate) struct Deployer {
     generation: u64,
     /// Contexts started since the last publication: "serving" is logged once they are.
     unannounced: Vec<String>,
+    /// Contexts an administrator undeployed: rescans leave them alone until deployed again.
+    held: BTreeSet<String>,
 }
 
 impl Deployer {
@@ -80,6 +85,7 @@ impl Deployer {
             failures: BTreeMap::new(),
             generation: 0,
             unannounced: Vec::new(),
+            held: BTreeSet::new(),
         }
     }
 
@@ -105,24 +111,15 @@ impl Deployer {
                 leaving.push(retire);
             }
         }
-        self.publish();
-        for name in std::mem::take(&mut self.unannounced) {
-            if let Some(running) = self.running.get(&name) {
-                let path = running.context.path();
-                tracing::info!(context = %name, generation = running.generation, path, "serving");
-            }
-        }
-        for (name, running, closure, departure, drain) in leaving {
-            self.retire(name, running, closure, departure, drain);
-        }
-        self.retiring.retain(|r| !r.done.is_finished());
+        self.settle(leaving);
         Ok(())
     }
 
-    /// Every context directory as it is now.
+    /// Every context directory as it is now, but those an undeploy holds back.
     fn look(&self) -> std::io::Result<Vec<Found>> {
         let dirs = scanner::context_dirs(&self.apps_dir)?;
-        Ok(dirs.iter().map(|dir| found(dir)).collect())
+        let looked_at = dirs.iter().filter(|dir| !self.is_held(dir));
+        Ok(looked_at.map(|dir| found(dir)).collect())
     }
 
     /// Carries one step out; returns what must be retired once the new table is published.
@@ -291,6 +288,7 @@ impl Deployer {
         tracing::info!(context = %name, generation = old.generation, "retiring");
         self.retiring.push(Retiring {
             context: old.context,
+            generation: old.generation,
             done,
         });
     }

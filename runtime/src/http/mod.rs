@@ -9,7 +9,7 @@
 //! the client is behind trusted proxies. This module never runs plugin code and never reads
 //! frames.
 
-mod accept;
+pub(crate) mod accept;
 mod decision;
 pub(crate) mod forwarded;
 pub(crate) mod handshake;

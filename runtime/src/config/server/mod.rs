@@ -66,7 +66,7 @@ pub struct ServerConfig {
     pub apps_dir: PathBuf,
     /// Peers whose `Forwarded`/`X-Forwarded-For` headers are believed.
     pub trusted_proxies: Vec<IpNet>,
-    /// The admin listener (contexts, sessions, metrics); `None` when disabled.
+    /// The admin listener (list contexts, deploy, redeploy, undeploy); `None` when disabled.
     pub admin: Option<SocketAddr>,
     /// How long shutdown waits for sessions to close and `on_close` to run.
     pub shutdown_grace: Duration,

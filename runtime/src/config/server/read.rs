@@ -163,7 +163,7 @@ fn admin(x: &mut Extractor<'_, '_>, root: Option<&Element>) -> Option<SocketAddr
     if enabled && !listen.ip().is_loopback() {
         if let Some(element) = group.and_then(|g| g.child("listen")) {
             let message = format!(
-                "<admin> listens on {listen}, beyond this machine: anyone who reaches it can list sessions"
+                "<admin> listens on {listen}, beyond this machine: anyone who reaches it can list, deploy and undeploy contexts"
             );
             x.warning_at(&element.text_or_empty(), message);
         }
