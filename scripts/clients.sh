@@ -122,7 +122,10 @@ for app in echo chat presence; do
   grep -q "<origin>$page_origin</origin>" "$work/apps/$app/jeus-web-dd.xml" ||
     { record "$app: descriptor lists the page origin" 1; finish; }
 done
-(cd "$work" && BERTH_LOG=debug exec "$berth" run --listen 127.0.0.1:0 --apps apps >berth.log 2>&1) &
+# The admin listener on an ephemeral port: the default one (9090) may be taken on this machine.
+printf '%s\n' '<berth-server xmlns="urn:berth:server:1"><admin><listen>127.0.0.1:0</listen></admin></berth-server>' \
+  >"$work/server.xml"
+(cd "$work" && BERTH_LOG=debug exec "$berth" run --conf server.xml --listen 127.0.0.1:0 --apps apps >berth.log 2>&1) &
 berth_pid=$!
 addr=$(listen_addr "$work/berth.log" "$berth_pid" 'listening addr=')
 if [ -z "$addr" ]; then

@@ -73,7 +73,10 @@ deflate="on"
 "$berth" check "$context/jeus-web-dd.xml" >"$work/check.log" 2>&1 ||
   { cat "$work/check.log" >&2; setup_failed "the ROOT descriptor is refused"; }
 
-(cd "$work" && exec "$berth" run --listen 127.0.0.1:0 --apps apps >berth.log 2>&1) &
+# The admin listener on an ephemeral port: the default one (9090) may be taken on this machine.
+printf '%s\n' '<berth-server xmlns="urn:berth:server:1"><admin><listen>127.0.0.1:0</listen></admin></berth-server>' \
+  >"$work/server.xml"
+(cd "$work" && exec "$berth" run --conf server.xml --listen 127.0.0.1:0 --apps apps >berth.log 2>&1) &
 berth_pid=$!
 addr=$(listen_addr "$work/berth.log" "$berth_pid" 'listening addr=')
 [ -n "$addr" ] || { cat "$work/berth.log" >&2; setup_failed "berth did not start"; }
