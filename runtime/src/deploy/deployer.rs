@@ -10,17 +10,20 @@
 //! leaves the table first (404), then its sessions get 1001. A version that cannot be
 //! deployed changes nothing; its problems are kept as the context's last error and logged
 //! once. Each launch of a context is a new generation; libraries are never unloaded.
+//! A directory whose files are still changing is left alone until they have settled
+//! (`settle`); [`Deployer::settled_by`] says when the next look should happen for it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 
 use super::launch::launch;
 use super::plan::{self, Found, Known, LibraryId, Step};
 use super::scanner::{self, AppCandidate};
+use super::settle::Settling;
 use crate::config::descriptor::RedeployPolicy;
 use crate::config::{Diagnostic, Severity};
 use crate::context::Context;
@@ -61,6 +64,10 @@ pub(crate) struct Deployer {
     generation: u64,
     /// Contexts started since the last publication: "serving" is logged once they are.
     unannounced: Vec<String>,
+    /// How long a directory's files must have been unchanged before it is acted on.
+    settle_time: Duration,
+    /// When the directories the last look left alone will have settled.
+    settled_by: Option<Instant>,
 }
 
 impl Deployer {
@@ -75,7 +82,21 @@ impl Deployer {
             failures: BTreeMap::new(),
             generation: 0,
             unannounced: Vec::new(),
+            settle_time: Duration::ZERO,
+            settled_by: None,
         }
+    }
+
+    /// From the next look on, a directory is acted on once its files have been unchanged
+    /// for `settle_time` (zero, the default: at once).
+    pub(crate) fn set_settle_time(&mut self, settle_time: Duration) {
+        self.settle_time = settle_time;
+    }
+
+    /// When the directories the last look left alone (their files were still changing)
+    /// will have settled; `None` when it left none alone.
+    pub(crate) fn settled_by(&self) -> Option<Instant> {
+        self.settled_by
     }
 
     /// The table the listener serves from.
@@ -110,9 +131,14 @@ impl Deployer {
     }
 
     /// Every context directory as it is now.
-    fn look(&self) -> std::io::Result<Vec<Found>> {
+    fn look(&mut self) -> std::io::Result<Vec<Found>> {
         let dirs = scanner::context_dirs(&self.apps_dir)?;
-        Ok(dirs.iter().map(|dir| found(dir)).collect())
+        let mut settling = Settling::new(self.settle_time, SystemTime::now());
+        let found = (dirs.iter())
+            .map(|dir| found(dir, settling.is_settled(dir)))
+            .collect();
+        self.settled_by = settling.soonest().map(|left| Instant::now() + left);
+        Ok(found)
     }
 
     /// Carries one step out; returns what must be retired once the new table is published.
@@ -255,14 +281,23 @@ pub(crate) struct Failure {
 /// what `on_undeploy` is told, and the drain time.
 type Leaving = (String, Running, Closure, Departure, Option<Duration>);
 
-/// A context directory as it is now.
-fn found(dir: &Path) -> Found {
-    let report = scanner::inspect_app(dir);
+/// A context directory as it is now; one still changing is not read.
+fn found(dir: &Path, settled: bool) -> Found {
     let name = dir
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("context")
         .to_owned();
+    if !settled {
+        return Found {
+            name,
+            app: None,
+            library: None,
+            diagnostics: Vec::new(),
+            settled,
+        };
+    }
+    let report = scanner::inspect_app(dir);
     let library = report.library.as_deref().and_then(LibraryId::of);
     let mut diagnostics = report.diagnostics;
     if report.app.is_some() && library.is_none() {
@@ -274,6 +309,7 @@ fn found(dir: &Path) -> Found {
         app: report.app,
         library,
         diagnostics: diagnostics.into_iter().filter(|d| d.is_error()).collect(),
+        settled,
     }
 }
 

@@ -11,6 +11,9 @@
 //!   `because` names what forced it.
 //! - A running context whose directory is gone is undeployed. A renamed directory is one
 //!   undeploy and one deploy.
+//! - A directory whose files are still changing (not settled, see `settle`) is left alone
+//!   this time: what runs keeps running unchanged, a new one is neither deployed nor
+//!   refused. Only its disappearance is acted on.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -55,6 +58,8 @@ pub(crate) struct Found {
     pub(crate) library: Option<LibraryId>,
     /// Every problem found.
     pub(crate) diagnostics: Vec<Diagnostic>,
+    /// Its files have stopped changing; otherwise it is left alone this time.
+    pub(crate) settled: bool,
 }
 
 /// A running context, as the plan compares it.
@@ -110,6 +115,9 @@ pub(crate) fn plan(running: &BTreeMap<String, Known>, found: &[Found]) -> Vec<St
 
 fn step_for(known: Option<&Known>, found: &Found) -> Step {
     let name = found.name.clone();
+    if !found.settled {
+        return Step::Keep { name };
+    }
     let (Some(app), Some(library)) = (&found.app, &found.library) else {
         return Step::Refuse {
             name,

@@ -29,6 +29,7 @@ fn found(app: &AppCandidate, inode: u64) -> Found {
         app: Some(app.clone()),
         library: Some(id(app, inode)),
         diagnostics: Vec::new(),
+        settled: true,
     }
 }
 
@@ -130,6 +131,7 @@ fn an_invalid_new_version_is_refused_and_the_running_one_stays() {
         app: None,
         library: None,
         diagnostics: Vec::new(),
+        settled: true,
     };
     assert_eq!(
         kinds(&plan(&running(&[(&chat, 1)]), &[broken])),
@@ -145,4 +147,34 @@ fn a_path_already_served_is_refused_to_the_newcomer_whatever_the_order() {
     assert_eq!(kinds(&steps), ["refuse a (clash)", "keep b"]);
     let steps = plan(&BTreeMap::new(), &[found(&a, 2), found(&b, 1)]);
     assert_eq!(kinds(&steps), ["deploy a", "refuse b (clash)"]);
+}
+
+#[test]
+fn a_directory_still_changing_is_left_alone_but_a_gone_one_is_undeployed() {
+    let (chat, echo, news) = (
+        app("chat", "/chat"),
+        app("echo", "/echo"),
+        app("news", "/news"),
+    );
+    let unsettled = |found: Found| Found {
+        settled: false,
+        ..found
+    };
+    let half_written = Found {
+        app: None,
+        library: None,
+        ..unsettled(found(&news, 3))
+    };
+    let steps = plan(
+        &running(&[(&chat, 1), (&echo, 2)]),
+        &[unsettled(found(&chat, 9)), half_written],
+    );
+    assert_eq!(
+        kinds(&steps),
+        ["keep chat", "keep news", "undeploy echo"],
+        "a changed library waits, a new directory is neither deployed nor refused"
+    );
+    let squatter = unsettled(found(&app("talk", "/chat"), 4));
+    let steps = plan(&running(&[(&chat, 1)]), &[found(&chat, 1), squatter]);
+    assert_eq!(kinds(&steps), ["keep chat", "keep talk"]);
 }
