@@ -24,6 +24,9 @@ pub(super) async fn reload(options: &RunOptions, file: &mut ServerConfig, contai
             return;
         }
     };
+    // Applied before it is logged: whoever reads "applied" can count on it.
+    let effective = overridden(new.clone(), options);
+    container.reconfigure(&effective).await;
     let changes = server::changes(file, &new);
     if changes.is_empty() {
         tracing::info!("server configuration unchanged");
@@ -31,9 +34,6 @@ pub(super) async fn reload(options: &RunOptions, file: &mut ServerConfig, contai
     for change in &changes {
         log(change, override_of(change.element, options));
     }
-    container
-        .reconfigure(&overridden(new.clone(), options))
-        .await;
     *file = new;
 }
 

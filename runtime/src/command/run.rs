@@ -124,6 +124,7 @@ async fn serve(options: &RunOptions, mut file: ServerConfig) -> Result<(), RunEr
                 if let Err(error) = container.rescan().await {
                     tracing::error!(%error, "cannot read the apps directory");
                 }
+                tracing::debug!("SIGHUP handled");
             }
         }
     };
@@ -152,9 +153,10 @@ fn log_open_files_limit() {
     }
 }
 
-/// The signals Berth handles: SIGTERM and SIGINT stop it gracefully; SIGHUP makes it look
-/// at the apps directory again (the Unix habit, as `nginx -s reload`), where its default
-/// action would end the process without closing a single session.
+/// The signals Berth handles: SIGTERM and SIGINT stop it gracefully; SIGHUP makes it read
+/// its configuration and look at the apps directory again (the Unix habit, as `nginx -s
+/// reload`), where its default action would end the process without closing a single
+/// session.
 #[derive(Debug)]
 struct Signals {
     terminate: tokio::signal::unix::Signal,
