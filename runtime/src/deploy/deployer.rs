@@ -107,6 +107,8 @@ impl Deployer {
     /// Looks at the apps directory again and deploys, redeploys and undeploys what changed.
     pub(crate) async fn rescan(&mut self) -> std::io::Result<()> {
         let found = self.look()?;
+        let unsettled = found.iter().filter_map(|found| found.unsettled).min();
+        self.settled_by = unsettled.map(|left| Instant::now() + left);
         let running: BTreeMap<String, Known> = (self.running.iter())
             .map(|(name, running)| (name.clone(), running.known.clone()))
             .collect();
@@ -131,20 +133,16 @@ impl Deployer {
     }
 
     /// Every context directory as it is now.
-    fn look(&mut self) -> std::io::Result<Vec<Found>> {
+    fn look(&self) -> std::io::Result<Vec<Found>> {
         let dirs = scanner::context_dirs(&self.apps_dir)?;
-        let mut settling = Settling::new(self.settle_time, SystemTime::now());
-        let found = (dirs.iter())
-            .map(|dir| found(dir, settling.is_settled(dir)))
-            .collect();
-        self.settled_by = settling.soonest().map(|left| Instant::now() + left);
-        Ok(found)
+        let settling = Settling::new(self.settle_time, SystemTime::now());
+        Ok(dirs.iter().map(|dir| found(dir, &settling)).collect())
     }
 
     /// Carries one step out; returns what must be retired once the new table is published.
     async fn carry_out(&mut self, step: Step) -> Option<Leaving> {
         match step {
-            Step::Keep { .. } => None,
+            Step::Keep { .. } | Step::Wait { .. } => None,
             Step::Deploy { app, library } => {
                 let name = plan::app_name(&app);
                 let context = self.launch(&name, &app, "deploy").await?;
@@ -282,19 +280,20 @@ pub(crate) struct Failure {
 type Leaving = (String, Running, Closure, Departure, Option<Duration>);
 
 /// A context directory as it is now; one still changing is not read.
-fn found(dir: &Path, settled: bool) -> Found {
+fn found(dir: &Path, settling: &Settling) -> Found {
     let name = dir
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("context")
         .to_owned();
-    if !settled {
+    let unsettled = settling.unsettled(dir);
+    if unsettled.is_some() {
         return Found {
             name,
             app: None,
             library: None,
             diagnostics: Vec::new(),
-            settled,
+            unsettled,
         };
     }
     let report = scanner::inspect_app(dir);
@@ -309,7 +308,7 @@ fn found(dir: &Path, settled: bool) -> Found {
         app: report.app,
         library,
         diagnostics: diagnostics.into_iter().filter(|d| d.is_error()).collect(),
-        settled,
+        unsettled,
     }
 }
 

@@ -12,8 +12,7 @@
 //! and is not counted, so such a file does not hold its directory back for ever.
 //!
 //! [`unsettled_for`] is the rule, pure (the clock is an argument); [`Settling`] applies it
-//! to the directories of one look and remembers when the first unsettled one will be
-//! settled. This module reads metadata only, never file contents.
+//! to the directories of one look. This module reads metadata only, never file contents.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -47,39 +46,26 @@ pub(crate) fn unsettled_for(
 }
 
 /// The settle rule over the directories of one look.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Settling {
     now: SystemTime,
     settle: Duration,
-    soonest: Option<Duration>,
 }
 
 impl Settling {
     /// A look at `now` with this settle time.
     pub(crate) fn new(settle: Duration, now: SystemTime) -> Settling {
-        Settling {
-            now,
-            settle,
-            soonest: None,
-        }
+        Settling { now, settle }
     }
 
-    /// Whether `dir` has stopped changing; remembers how long an unsettled one has left.
-    pub(crate) fn is_settled(&mut self, dir: &Path) -> bool {
+    /// How much longer `dir`'s files must stay unchanged; `None` once they have settled.
+    pub(crate) fn unsettled(&self, dir: &Path) -> Option<Duration> {
         if self.settle.is_zero() {
-            return true;
+            return None;
         }
-        let Some(left) = unsettled_for(change_times(dir), self.now, self.settle) else {
-            return true;
-        };
+        let left = unsettled_for(change_times(dir), self.now, self.settle)?;
         tracing::debug!(dir = %dir.display(), left_ms = left.as_millis() as u64, "context directory not settled yet: left alone this time");
-        self.soonest = Some(self.soonest.map_or(left, |soonest| soonest.min(left)));
-        false
-    }
-
-    /// How long until the first directory left alone is settled, if any was.
-    pub(crate) fn soonest(&self) -> Option<Duration> {
-        self.soonest
+        Some(left)
     }
 }
 
@@ -176,17 +162,12 @@ mod tests {
         let lib = root.join("chat").join("lib");
         std::fs::create_dir_all(&lib).expect("temp dir");
         std::fs::write(lib.join("libchat.so"), b"half").expect("temp file");
-        let mut settling = Settling::new(Duration::from_secs(3600), SystemTime::now());
-        assert!(!settling.is_settled(&root.join("chat")));
-        assert!(
-            settling
-                .soonest()
-                .is_some_and(|left| left > Duration::from_secs(3500))
-        );
+        let settling = Settling::new(Duration::from_secs(3600), SystemTime::now());
+        let left = settling.unsettled(&root.join("chat"));
+        assert!(left.is_some_and(|left| left > Duration::from_secs(3500)));
         let later = SystemTime::now() + Duration::from_secs(7200);
-        let mut settling = Settling::new(Duration::from_secs(3600), later);
-        assert!(settling.is_settled(&root.join("chat")));
-        assert_eq!(settling.soonest(), None);
+        let settling = Settling::new(Duration::from_secs(3600), later);
+        assert_eq!(settling.unsettled(&root.join("chat")), None);
         let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -29,7 +29,7 @@ fn found(app: &AppCandidate, inode: u64) -> Found {
         app: Some(app.clone()),
         library: Some(id(app, inode)),
         diagnostics: Vec::new(),
-        settled: true,
+        unsettled: None,
     }
 }
 
@@ -68,6 +68,7 @@ fn kinds(steps: &[Step]) -> Vec<String> {
                 format!("refuse {name}{}", if *clash { " (clash)" } else { "" })
             }
             Step::Keep { name } => format!("keep {name}"),
+            Step::Wait { name } => format!("wait {name}"),
         })
         .collect()
 }
@@ -131,7 +132,7 @@ fn an_invalid_new_version_is_refused_and_the_running_one_stays() {
         app: None,
         library: None,
         diagnostics: Vec::new(),
-        settled: true,
+        unsettled: None,
     };
     assert_eq!(
         kinds(&plan(&running(&[(&chat, 1)]), &[broken])),
@@ -150,14 +151,14 @@ fn a_path_already_served_is_refused_to_the_newcomer_whatever_the_order() {
 }
 
 #[test]
-fn a_directory_still_changing_is_left_alone_but_a_gone_one_is_undeployed() {
+fn a_directory_still_changing_waits_but_a_gone_one_is_undeployed() {
     let (chat, echo, news) = (
         app("chat", "/chat"),
         app("echo", "/echo"),
         app("news", "/news"),
     );
     let unsettled = |found: Found| Found {
-        settled: false,
+        unsettled: Some(Duration::from_millis(300)),
         ..found
     };
     let half_written = Found {
@@ -171,10 +172,23 @@ fn a_directory_still_changing_is_left_alone_but_a_gone_one_is_undeployed() {
     );
     assert_eq!(
         kinds(&steps),
-        ["keep chat", "keep news", "undeploy echo"],
+        ["wait chat", "wait news", "undeploy echo"],
         "a changed library waits, a new directory is neither deployed nor refused"
     );
+}
+
+#[test]
+fn a_context_that_waits_keeps_its_path_and_a_newcomer_that_waits_claims_none() {
+    let chat = app("chat", "/chat");
+    let unsettled = |found: Found| Found {
+        unsettled: Some(Duration::from_millis(300)),
+        ..found
+    };
     let squatter = unsettled(found(&app("talk", "/chat"), 4));
     let steps = plan(&running(&[(&chat, 1)]), &[found(&chat, 1), squatter]);
-    assert_eq!(kinds(&steps), ["keep chat", "keep talk"]);
+    assert_eq!(kinds(&steps), ["keep chat", "wait talk"]);
+    let moving = unsettled(found(&app("chat", "/talk"), 1));
+    let newcomer = found(&app("talk", "/chat"), 4);
+    let steps = plan(&running(&[(&chat, 1)]), &[moving, newcomer]);
+    assert_eq!(kinds(&steps), ["wait chat", "refuse talk (clash)"]);
 }
