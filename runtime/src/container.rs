@@ -3,9 +3,9 @@
 //!
 //! Start-up looks at the apps directory through the deployer: a context whose plugin or
 //! descriptor is refused is logged and skipped, the others serve. Directories whose files are
-//! still changing (the settle time) are waited for first, for at most
-//! [`START_SETTLE_LOOKS`] more looks, so a server started right after its apps were copied
-//! in serves them from its first request. Then the watcher takes over: it has the deployer
+//! still changing (the settle time) are waited for first, for at most three more looks
+//! (`START_SETTLE_LOOKS`), so a server started right after its apps were copied in serves
+//! them from its first request. Then the watcher takes over: it has the deployer
 //! look again whenever the directory changes. [`Container::rescan`] looks at once (SIGHUP)
 //! and deploys, redeploys and undeploys what changed while every other context serves on;
 //! [`Container::reconfigure`] applies the server settings that can change while it runs.
