@@ -49,6 +49,8 @@ async fn sigterm_closes_every_session_with_1001_runs_on_close_and_exits_0() {
 async fn sighup_deploys_a_new_context_while_open_sessions_carry_on() {
     let apps = Apps::new("hangup");
     apps.sample("echo");
+    // Watching off: only SIGHUP can deploy the new context.
+    apps.server_conf("<deploy-scan-interval-in-millis>0</deploy-scan-interval-in-millis>");
     let berth = Berth::start(&apps);
     let mut ws = echo_round_trip(&berth.url("/echo/")).await;
     apps.context("probe", "probe", &descriptor(""));

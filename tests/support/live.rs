@@ -21,9 +21,10 @@ use crate::server::Berth;
 pub const RESCAN_WAIT: Duration = Duration::from_secs(30);
 
 /// The content of `<berth-server>` for live deployment tests. The tests trigger every rescan
-/// themselves (SIGHUP), so the periodic rescan should be off here once `server.xml` has
-/// `<deploy-scan-interval-in-millis>` (`0` = off): add it to this string.
-const LIVE_SERVER_CONF: &str = "";
+/// themselves (SIGHUP) once their files are written whole, so watching is off and nothing
+/// waits for files to settle (`tests/deploy_watch.rs` tests both).
+const LIVE_SERVER_CONF: &str = "<deploy-scan-interval-in-millis>0</deploy-scan-interval-in-millis>\
+    <deploy-settle-time-in-millis>0</deploy-settle-time-in-millis>";
 
 /// Starts `berth run` on `apps` with the live deployment tests' `server.xml`.
 pub fn start(apps: &Apps) -> Berth {

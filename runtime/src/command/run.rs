@@ -4,9 +4,10 @@
 //! defaults with the working directory as the server home. `--listen` and `--apps` override
 //! the file. A context with errors is reported and skipped; the others still deploy.
 //! SIGTERM and SIGINT stop the container gracefully (every session closed with 1001 and its
-//! `on_close` run, within the configured grace period) and the process exits 0. SIGHUP makes
-//! the container look at the apps directory again at once. An enabled `<admin>` is served by
-//! the container (`berth status` reads it).
+//! `on_close` run, within the configured grace period) and the process exits 0. SIGHUP reads
+//! the configuration again (`reload`: what can change while the server runs is applied, the
+//! rest is reported as needing a restart) and makes the container look at the apps directory
+//! again at once. An enabled `<admin>` is served by the container (`berth status` reads it).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,8 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::config::server::{self, ServerConfig};
 use crate::config::{Diagnostic, Severity};
 use crate::container::{Container, StartError};
+
+use super::reload;
 
 /// What `berth run` was asked to do.
 #[derive(Debug, Clone, Default)]
@@ -49,22 +52,32 @@ pub enum RunError {
 
 /// Loads the configuration the way `berth run` does, applying the command-line overrides.
 pub fn effective_config(options: &RunOptions) -> Result<ServerConfig, RunError> {
+    file_config(options).map(|config| overridden(config, options))
+}
+
+/// The configuration as the file says (every default without a file), before the
+/// command-line overrides; its problems are logged.
+pub(super) fn file_config(options: &RunOptions) -> Result<ServerConfig, RunError> {
     let default_path = Path::new(server::DEFAULT_PATH);
     let file = options
         .conf
         .as_deref()
         .or(default_path.is_file().then_some(default_path));
-    let mut config = match file {
-        Some(file) => load_server(file)?,
-        None => ServerConfig::defaults(Path::new(".")),
-    };
+    match file {
+        Some(file) => load_server(file),
+        None => Ok(ServerConfig::defaults(Path::new("."))),
+    }
+}
+
+/// `config` with the command-line overrides applied.
+pub(super) fn overridden(mut config: ServerConfig, options: &RunOptions) -> ServerConfig {
     if let Some(listen) = options.listen {
         config.listen = listen;
     }
     if let Some(apps) = &options.apps {
         config.apps_dir = apps.clone();
     }
-    Ok(config)
+    config
 }
 
 fn load_server(file: &Path) -> Result<ServerConfig, RunError> {
@@ -82,34 +95,38 @@ fn load_server(file: &Path) -> Result<ServerConfig, RunError> {
 
 /// Runs the container until SIGTERM or SIGINT, then shuts it down within the grace period.
 pub fn run(options: &RunOptions) -> Result<(), RunError> {
-    let config = effective_config(options)?;
+    let file = file_config(options)?;
     log_open_files_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("berth-io")
         .build()
         .map_err(RunError::Runtime)?;
-    runtime.block_on(serve(&config))
+    runtime.block_on(serve(options, file))
 }
 
-async fn serve(config: &ServerConfig) -> Result<(), RunError> {
+/// Serves until SIGTERM or SIGINT; `file` is the configuration as its file says, which
+/// SIGHUP compares the file with again.
+async fn serve(options: &RunOptions, mut file: ServerConfig) -> Result<(), RunError> {
     // Installed before deploying: a signal during start-up stops the server once it is up.
     let signals = Signals::install();
-    let container = Container::start(config).await?;
+    let container = Container::start(&overridden(file.clone(), options)).await?;
     let mut signals = signals;
     let signal = loop {
         match wait_for_signal(&mut signals).await {
             Signal::Stop(name) => break name,
             Signal::Rescan => {
+                reload::reload(options, &mut file, &container).await;
                 tracing::info!("SIGHUP: looking at the apps directory again");
                 if let Err(error) = container.rescan().await {
                     tracing::error!(%error, "cannot read the apps directory");
                 }
+                tracing::debug!("SIGHUP handled");
             }
         }
     };
     tracing::info!(signal, "shutting down");
-    container.shutdown(config.shutdown_grace).await;
+    container.shutdown(file.shutdown_grace).await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -124,9 +141,10 @@ fn log_open_files_limit() {
     }
 }
 
-/// The signals Berth handles: SIGTERM and SIGINT stop it gracefully; SIGHUP makes it look
-/// at the apps directory again (the Unix habit, as `nginx -s reload`), where its default
-/// action would end the process without closing a single session.
+/// The signals Berth handles: SIGTERM and SIGINT stop it gracefully; SIGHUP makes it read
+/// its configuration and look at the apps directory again (the Unix habit, as `nginx -s
+/// reload`), where its default action would end the process without closing a single
+/// session.
 #[derive(Debug)]
 struct Signals {
     terminate: tokio::signal::unix::Signal,

@@ -14,18 +14,20 @@
 //! once, until its directory is valid again or is the version running. A version that failed
 //! to launch is not launched again by a rescan until its files change: every launch loads
 //! its library anew, and libraries are never unloaded. Each launch of a context is a new
-//! generation.
+//! generation. A directory whose files are still changing is left alone until they have
+//! settled (`settle`); [`Deployer::settled_by`] says when the next look should happen for it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 
 use super::launch::launch;
 use super::plan::{self, Found, Known, LibraryId, SettingChange, Step};
 use super::scanner::{self, AppCandidate};
+use super::settle::Settling;
 use crate::config::descriptor::{ContextSettings, RedeployPolicy};
 use crate::config::{Diagnostic, Severity};
 use crate::context::Context;
@@ -71,6 +73,10 @@ pub(crate) struct Deployer {
     unannounced: Vec<String>,
     /// Contexts an administrator undeployed: rescans leave them alone until deployed again.
     held: BTreeSet<String>,
+    /// How long a directory's files must have been unchanged before it is acted on.
+    settle_time: Duration,
+    /// When the directories the last look left alone will have settled.
+    settled_by: Option<Instant>,
 }
 
 impl Deployer {
@@ -86,7 +92,21 @@ impl Deployer {
             generation: 0,
             unannounced: Vec::new(),
             held: BTreeSet::new(),
+            settle_time: Duration::ZERO,
+            settled_by: None,
         }
+    }
+
+    /// From the next look on, a directory is acted on once its files have been unchanged
+    /// for `settle_time` (zero, the default: at once).
+    pub(crate) fn set_settle_time(&mut self, settle_time: Duration) {
+        self.settle_time = settle_time;
+    }
+
+    /// When the directories the last look left alone (their files were still changing)
+    /// will have settled; `None` when it left none alone.
+    pub(crate) fn settled_by(&self) -> Option<Instant> {
+        self.settled_by
     }
 
     /// The table the listener serves from.
@@ -97,6 +117,8 @@ impl Deployer {
     /// Looks at the apps directory again and deploys, redeploys and undeploys what changed.
     pub(crate) async fn rescan(&mut self) -> std::io::Result<()> {
         let found = self.look()?;
+        let unsettled = found.iter().filter_map(|found| found.unsettled).min();
+        self.settled_by = unsettled.map(|left| Instant::now() + left);
         let running: BTreeMap<String, Known> = (self.running.iter())
             .map(|(name, running)| (name.clone(), running.known.clone()))
             .collect();
@@ -117,9 +139,16 @@ impl Deployer {
 
     /// Every context directory as it is now, but those an undeploy holds back.
     fn look(&self) -> std::io::Result<Vec<Found>> {
+        self.look_settled_for(self.settle_time)
+    }
+
+    /// Every context directory as it is now, but those an undeploy holds back; a directory
+    /// changed within `settle_time` waits.
+    fn look_settled_for(&self, settle_time: Duration) -> std::io::Result<Vec<Found>> {
         let dirs = scanner::context_dirs(&self.apps_dir)?;
+        let settling = Settling::new(settle_time, SystemTime::now());
         let looked_at = dirs.iter().filter(|dir| !self.is_held(dir));
-        Ok(looked_at.map(|dir| found(dir)).collect())
+        Ok(looked_at.map(|dir| found(dir, &settling)).collect())
     }
 
     /// Carries one step out; returns what must be retired once the new table is published.
@@ -130,6 +159,8 @@ impl Deployer {
                 self.failures.remove(&name);
                 None
             }
+            // Still being written: what runs and what was refused stay as they are.
+            Step::Wait { .. } => None,
             Step::Retune { app, changes } => {
                 self.retune(app, &changes);
                 None
@@ -337,14 +368,24 @@ impl Attempt {
 /// what `on_undeploy` is told, and the drain time.
 type Leaving = (String, Running, Closure, Departure, Option<Duration>);
 
-/// A context directory as it is now.
-fn found(dir: &Path) -> Found {
-    let report = scanner::inspect_app(dir);
+/// A context directory as it is now; one still changing is not read.
+fn found(dir: &Path, settling: &Settling) -> Found {
     let name = dir
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("context")
         .to_owned();
+    let unsettled = settling.unsettled(dir);
+    if unsettled.is_some() {
+        return Found {
+            name,
+            app: None,
+            library: None,
+            diagnostics: Vec::new(),
+            unsettled,
+        };
+    }
+    let report = scanner::inspect_app(dir);
     let library = report.library.as_deref().and_then(LibraryId::of);
     let mut diagnostics = report.diagnostics;
     if report.app.is_some() && library.is_none() {
@@ -356,6 +397,7 @@ fn found(dir: &Path) -> Found {
         app: report.app,
         library,
         diagnostics: diagnostics.into_iter().filter(|d| d.is_error()).collect(),
+        unsettled,
     }
 }
 

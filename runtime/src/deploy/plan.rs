@@ -13,10 +13,13 @@
 //!   ([`is_live`]) is retuned: the changes are listed, old and new value.
 //! - A running context whose directory is gone is undeployed. A renamed directory is one
 //!   undeploy and one deploy.
+//! - A directory whose files are still changing (not settled, see `settle`) waits: what runs
+//!   keeps running unchanged (and keeps its context path), a new one is neither deployed nor
+//!   refused, any earlier refusal stands. Only its disappearance is acted on.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::config::Diagnostic;
 use crate::config::EffectiveRow;
@@ -57,6 +60,9 @@ pub(crate) struct Found {
     pub(crate) library: Option<LibraryId>,
     /// Every problem found.
     pub(crate) diagnostics: Vec<Diagnostic>,
+    /// How much longer its files must stay unchanged before it is acted on; `None` once
+    /// they have settled.
+    pub(crate) unsettled: Option<Duration>,
 }
 
 /// A running context, as the plan compares it.
@@ -97,6 +103,8 @@ pub(crate) enum Step {
     },
     /// Nothing changed.
     Keep { name: String },
+    /// Its files are still changing: left alone this time, whatever they hold.
+    Wait { name: String },
 }
 
 /// The steps that take the `running` contexts to what `found` describes.
@@ -117,6 +125,9 @@ pub(crate) fn plan(running: &BTreeMap<String, Known>, found: &[Found]) -> Vec<St
 
 fn step_for(known: Option<&Known>, found: &Found) -> Step {
     let name = found.name.clone();
+    if found.unsettled.is_some() {
+        return Step::Wait { name };
+    }
     let (Some(app), Some(library)) = (&found.app, &found.library) else {
         return Step::Refuse {
             name,
@@ -257,7 +268,9 @@ fn refuse_clashes(running: &BTreeMap<String, Known>, steps: &mut [Step]) {
     let mut served: BTreeMap<String, String> = BTreeMap::new();
     for step in steps.iter() {
         let keeps = match step {
-            Step::Keep { name } | Step::Refuse { name, .. } => running.get(name),
+            Step::Keep { name } | Step::Wait { name } | Step::Refuse { name, .. } => {
+                running.get(name)
+            }
             Step::Retune { app, .. } => running.get(&app_name(app)),
             Step::Redeploy { app, .. } => running
                 .get(&app_name(app))

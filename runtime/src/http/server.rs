@@ -4,6 +4,11 @@
 //! Each request goes through `super::upgrade`'s steps: a 101 and a session, or a refusal
 //! (404, 400/426, 403, 503) answered here as plain text. A refused request that announces a
 //! body also closes its connection. Nothing here runs plugin code.
+//!
+//! The settings an administrator may change while the server runs (the trusted proxies, the
+//! request head limit) are [`ListenerSettings`] behind an atomic pointer, loaded once per
+//! connection: a new connection sees a change at once, one already open keeps the settings
+//! it started with, and no request takes a lock for them.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -33,33 +38,54 @@ const MIN_READ_BUFFER: usize = 8192;
 /// How long a client may take to send its request head.
 const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// The contexts being served; replaced whole on deploy, redeploy and undeploy.
 /// The contexts being served; replaced whole, by one atomic store, on every deployment
 /// change. Loading it is lock-free.
 pub(crate) type SharedTable = Arc<arc_swap::ArcSwap<ContextTable<Context>>>;
+
+/// The listener's settings; replaced whole, by one atomic store, when the administrator
+/// changes them. Loading them is lock-free.
+pub(crate) type SharedSettings = Arc<arc_swap::ArcSwap<ListenerSettings>>;
+
+/// What the listener applies to each new connection.
+#[derive(Debug)]
+pub(crate) struct ListenerSettings {
+    /// Peers whose `Forwarded`/`X-Forwarded-For` headers are believed.
+    trusted_proxies: Arc<[IpNet]>,
+    /// hyper's settings, with the request head limit.
+    http: hyper::server::conn::http1::Builder,
+}
+
+impl ListenerSettings {
+    /// Settings that believe `trusted_proxies` and answer a head larger than
+    /// `max_request_head` bytes with 431.
+    pub(crate) fn new(trusted_proxies: &[IpNet], max_request_head: usize) -> ListenerSettings {
+        ListenerSettings {
+            trusted_proxies: trusted_proxies.into(),
+            http: http1_builder(max_request_head),
+        }
+    }
+}
 
 /// Accepts connections until `stop` turns true.
 pub(crate) async fn serve(
     listener: TcpListener,
     table: SharedTable,
-    trusted_proxies: Arc<[IpNet]>,
-    max_request_head: usize,
+    settings: SharedSettings,
     mut stop: watch::Receiver<bool>,
 ) {
-    let http = Arc::new(http1_builder(max_request_head));
     let mut backoff = accept::Backoff::default();
     while let Some((tcp, peer)) = accept::next(&listener, &mut backoff, &mut stop).await {
         let _ = tcp.set_nodelay(true);
         let table = Arc::clone(&table);
-        let trusted = Arc::clone(&trusted_proxies);
-        let http = Arc::clone(&http);
+        let settings = settings.load_full();
         tokio::spawn(async move {
+            let trusted = Arc::clone(&settings.trusted_proxies);
             let service = service_fn(move |request| {
                 let table = current(&table);
                 let remote = forwarded::client_address(request.headers(), peer, &trusted);
                 async move { Ok::<_, Infallible>(respond(request, &table, peer, remote).await) }
             });
-            let connection = http
+            let connection = (settings.http)
                 .serve_connection(TokioIo::new(tcp), service)
                 .with_upgrades();
             if let Err(error) = connection.await {

@@ -7,6 +7,7 @@
 //! directory. `conf/server.md` is the reference and `conf/berth-server.xsd` the schema; both
 //! must agree with its `SCHEMA` table. Parsing is pure, like the descriptor's.
 
+mod change;
 mod read;
 
 #[cfg(test)]
@@ -22,6 +23,8 @@ use super::diagnostic::Diagnostics;
 use super::schema::{self, ElementSpec};
 use super::value::EffectiveRow;
 use super::{Parsed, xml};
+
+pub use change::{SettingChange, changes};
 
 /// The server configuration namespace.
 pub const NAMESPACE: &str = "urn:berth:server:1";
@@ -49,6 +52,8 @@ const SERVER_CHILDREN: &[ElementSpec] = &[
     ElementSpec::value("shutdown-grace-in-millis"),
     ElementSpec::value("max-request-head-size"),
     ElementSpec::group("session-store", SESSION_STORE),
+    ElementSpec::value("deploy-scan-interval-in-millis"),
+    ElementSpec::value("deploy-settle-time-in-millis"),
 ];
 
 /// The structure of `server.xml`.
@@ -75,6 +80,12 @@ pub struct ServerConfig {
     pub max_request_head: usize,
     /// Where distributed user properties are kept.
     pub session_store: SessionStoreConfig,
+    /// How often the apps directory is looked at again besides what inotify reports;
+    /// `None` turns watching it (inotify and the periodic look) off.
+    pub deploy_scan_interval: Option<Duration>,
+    /// How long a context directory's files must have stayed unchanged before it is acted
+    /// on.
+    pub deploy_settle_time: Duration,
 }
 
 /// The session store for distributed user properties.
@@ -128,6 +139,10 @@ impl ServerConfig {
                     read::DEFAULT_HTTP_SESSION_TIMEOUT_MILLIS,
                 ),
             },
+            deploy_scan_interval: Some(Duration::from_millis(
+                read::DEFAULT_DEPLOY_SCAN_INTERVAL_MILLIS,
+            )),
+            deploy_settle_time: Duration::from_millis(read::DEFAULT_DEPLOY_SETTLE_MILLIS),
         }
     }
 }

@@ -26,6 +26,14 @@ const MIN_REQUEST_HEAD: u64 = 4 * 1024;
 /// The largest: hyper's own default read buffer is about 400 KiB.
 const MAX_REQUEST_HEAD: u64 = 1024 * 1024;
 pub(super) const DEFAULT_HTTP_SESSION_TIMEOUT_MILLIS: u64 = 1_800_000;
+/// Tomcat's `autoDeploy` looks every 10 s; half that keeps "within seconds" true even where
+/// inotify misses an event.
+pub(super) const DEFAULT_DEPLOY_SCAN_INTERVAL_MILLIS: u64 = 5_000;
+/// Below this a periodic look is a busy loop over every descriptor.
+const MIN_DEPLOY_SCAN_INTERVAL_MILLIS: u64 = 100;
+/// Longer than any pause of `cp` or `cargo build` between two writes of one file, short
+/// enough that a deployment still happens within seconds.
+pub(super) const DEFAULT_DEPLOY_SETTLE_MILLIS: u64 = 1_000;
 
 pub(super) fn server(root: &Element, home: &Path, diagnostics: &mut Diagnostics<'_>) -> ServerFile {
     if let Some(xmlns) = root.attribute("xmlns").filter(|a| a.value != NAMESPACE) {
@@ -47,6 +55,12 @@ pub(super) fn server(root: &Element, home: &Path, diagnostics: &mut Diagnostics<
         shutdown_grace: grace(&mut x, root),
         max_request_head: request_head(&mut x, root),
         session_store: session_store(&mut x, root),
+        deploy_scan_interval: scan_interval(&mut x, root),
+        deploy_settle_time: Duration::from_millis(x.unsigned_or(
+            root,
+            "deploy-settle-time-in-millis",
+            DEFAULT_DEPLOY_SETTLE_MILLIS,
+        )),
     };
     ServerFile {
         config,
@@ -194,6 +208,23 @@ fn request_head(x: &mut Extractor<'_, '_>, root: Option<&Element>) -> usize {
         return DEFAULT_MAX_REQUEST_HEAD;
     }
     usize::try_from(bytes).unwrap_or(DEFAULT_MAX_REQUEST_HEAD)
+}
+
+/// `None` (watching off) for 0.
+fn scan_interval(x: &mut Extractor<'_, '_>, root: Option<&Element>) -> Option<Duration> {
+    const PATH: &str = "deploy-scan-interval-in-millis";
+    let default = DEFAULT_DEPLOY_SCAN_INTERVAL_MILLIS;
+    let millis = x.unsigned_or(root, PATH, default);
+    if let Some(element) = child_at(root, PATH)
+        && (1..MIN_DEPLOY_SCAN_INTERVAL_MILLIS).contains(&millis)
+    {
+        let message = format!(
+            "<{PATH}> {millis} must be 0 (watching off) or at least {MIN_DEPLOY_SCAN_INTERVAL_MILLIS}"
+        );
+        x.error_at(&element.text_or_empty(), message);
+        return Some(Duration::from_millis(default));
+    }
+    (millis > 0).then(|| Duration::from_millis(millis))
 }
 
 fn session_store(x: &mut Extractor<'_, '_>, root: Option<&Element>) -> SessionStoreConfig {

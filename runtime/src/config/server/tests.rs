@@ -227,3 +227,30 @@ fn unknown_and_duplicated_elements_are_errors_with_suggestions() {
             .contains("appears more than once")
     );
 }
+
+#[test]
+fn watching_the_apps_directory_has_an_interval_that_zero_turns_off_and_a_settle_time() {
+    let d = ServerConfig::defaults(Path::new("."));
+    assert_eq!(d.deploy_scan_interval, Some(Duration::from_secs(5)));
+    assert_eq!(d.deploy_settle_time, Duration::from_secs(1));
+    let c = config(
+        "<deploy-scan-interval-in-millis>0</deploy-scan-interval-in-millis><deploy-settle-time-in-millis>250</deploy-settle-time-in-millis>",
+    );
+    assert_eq!(c.deploy_scan_interval, None);
+    assert_eq!(c.deploy_settle_time, Duration::from_millis(250));
+    assert_eq!(
+        config("<deploy-scan-interval-in-millis>2000</deploy-scan-interval-in-millis>")
+            .deploy_scan_interval,
+        Some(Duration::from_secs(2))
+    );
+    assert_eq!(
+        messages("<deploy-scan-interval-in-millis>10</deploy-scan-interval-in-millis>"),
+        [
+            "conf/server.xml:2:33: error: <deploy-scan-interval-in-millis> 10 must be 0 (watching off) or at least 100"
+        ]
+    );
+    assert!(
+        messages("<deploy-settle-time-in-millis>-5</deploy-settle-time-in-millis>")[0]
+            .contains("must not be negative")
+    );
+}

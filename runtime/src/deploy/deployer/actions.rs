@@ -18,7 +18,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use super::{Deployer, Failure, Leaving, Retiring};
 use crate::deploy::plan::{self, Found, Known, Step};
@@ -224,6 +224,7 @@ impl Deployer {
         match &step {
             Step::Undeploy { .. } => return Err(ActionError::NoDirectory(dir.to_path_buf())),
             Step::Keep { .. }
+            | Step::Wait { .. }
             | Step::Deploy { .. }
             | Step::Redeploy { .. }
             | Step::Retune { .. }
@@ -242,10 +243,13 @@ impl Deployer {
     /// The plan's step for `name` (with every other directory planned around it, for the
     /// clash rules) and what was found in its directory.
     fn planned(&self, name: &str) -> Result<(Option<Step>, Option<Found>), ActionError> {
-        let found = self.look().map_err(|source| ActionError::AppsDir {
-            dir: self.apps_dir.clone(),
-            source,
-        })?;
+        // An administrator's request is acted on as the files are now: nothing waits for them
+        // to settle (a directory being written would be refused, with its problems).
+        let found =
+            (self.look_settled_for(Duration::ZERO)).map_err(|source| ActionError::AppsDir {
+                dir: self.apps_dir.clone(),
+                source,
+            })?;
         let running: BTreeMap<String, Known> = (self.running.iter())
             .map(|(name, running)| (name.clone(), running.known.clone()))
             .collect();
@@ -318,7 +322,10 @@ fn step_name(step: &Step) -> String {
         Step::Deploy { app, .. } | Step::Redeploy { app, .. } | Step::Retune { app, .. } => {
             plan::app_name(app)
         }
-        Step::Undeploy { name } | Step::Refuse { name, .. } | Step::Keep { name } => name.clone(),
+        Step::Undeploy { name }
+        | Step::Refuse { name, .. }
+        | Step::Keep { name }
+        | Step::Wait { name } => name.clone(),
     }
 }
 

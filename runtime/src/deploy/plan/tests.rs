@@ -49,6 +49,7 @@ fn found(app: &AppCandidate, inode: u64) -> Found {
         app: Some(app.clone()),
         library: Some(id(app, inode)),
         diagnostics: Vec::new(),
+        unsettled: None,
     }
 }
 
@@ -93,6 +94,7 @@ fn kinds(steps: &[Step]) -> Vec<String> {
                     .collect();
                 format!("retune {} ({})", app_name(app), changes.join("; "))
             }
+            Step::Wait { name } => format!("wait {name}"),
         })
         .collect()
 }
@@ -196,6 +198,7 @@ fn an_invalid_new_version_is_refused_and_the_running_one_stays() {
         app: None,
         library: None,
         diagnostics: Vec::new(),
+        unsettled: None,
     };
     assert_eq!(
         kinds(&plan(&running(&[(&chat, 1)]), &[broken])),
@@ -241,4 +244,47 @@ fn the_reference_says_which_elements_change_live() {
         rows += 1;
     }
     assert!(rows >= LIVE_ELEMENTS.len(), "only {rows} rows read");
+}
+
+#[test]
+fn a_directory_still_changing_waits_but_a_gone_one_is_undeployed() {
+    let (chat, echo, news) = (
+        app("chat", "/chat"),
+        app("echo", "/echo"),
+        app("news", "/news"),
+    );
+    let unsettled = |found: Found| Found {
+        unsettled: Some(Duration::from_millis(300)),
+        ..found
+    };
+    let half_written = Found {
+        app: None,
+        library: None,
+        ..unsettled(found(&news, 3))
+    };
+    let steps = plan(
+        &running(&[(&chat, 1), (&echo, 2)]),
+        &[unsettled(found(&chat, 9)), half_written],
+    );
+    assert_eq!(
+        kinds(&steps),
+        ["wait chat", "wait news", "undeploy echo"],
+        "a changed library waits, a new directory is neither deployed nor refused"
+    );
+}
+
+#[test]
+fn a_context_that_waits_keeps_its_path_and_a_newcomer_that_waits_claims_none() {
+    let chat = app("chat", "/chat");
+    let unsettled = |found: Found| Found {
+        unsettled: Some(Duration::from_millis(300)),
+        ..found
+    };
+    let squatter = unsettled(found(&app("talk", "/chat"), 4));
+    let steps = plan(&running(&[(&chat, 1)]), &[found(&chat, 1), squatter]);
+    assert_eq!(kinds(&steps), ["keep chat", "wait talk"]);
+    let moving = unsettled(found(&app("chat", "/talk"), 1));
+    let newcomer = found(&app("talk", "/chat"), 4);
+    let steps = plan(&running(&[(&chat, 1)]), &[moving, newcomer]);
+    assert_eq!(kinds(&steps), ["wait chat", "refuse talk (clash)"]);
 }
