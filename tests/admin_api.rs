@@ -300,6 +300,35 @@ async fn a_broken_descriptor_is_reported_with_its_position_while_the_old_version
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_library_without_its_entry_symbol_is_reported_while_the_old_version_serves() {
+    let apps = Apps::new("admin-no-entry");
+    apps.context("probe", "probe", &descriptor(""));
+    let (berth, admin) = Berth::start_with_admin(&apps);
+    let generation = admin_get(admin, "/contexts/probe").await["generation"].clone();
+    let mut ws = connect(&berth.url("/probe/")).await;
+    still_talks(&mut ws, 1).await;
+    // Built beside the context, then renamed over the library: a new file in one step.
+    let library = apps.dir().join("probe").join("libprobe.so");
+    let built = apps.home().join("libprobe.so");
+    berth_tests::live::library_without_entry(&built);
+    std::fs::rename(&built, &library).expect("the library can be replaced");
+
+    let answer = admin_request(admin, "POST", "/contexts/probe/deploy").await;
+    assert_eq!(answer.status, 422, "{answer:?}");
+    let body = answer.json();
+    let text = first_problem(&body)["text"]
+        .as_str()
+        .expect("the berth check line");
+    assert!(text.contains("berth_plugin_entry"), "{text}");
+    assert_eq!(body["context"]["state"], "running");
+    assert_eq!(body["context"]["generation"], generation);
+    let shown = admin_get(admin, "/contexts/probe").await;
+    assert_eq!(shown["last_error"]["diagnostics"][0]["text"], text);
+    still_talks(&mut ws, 2).await;
+    assert!(!berth.logs().contains("code=1012"), "{}", berth.logs());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_context_path_clash_answers_409_and_both_stay_as_they_were() {
     let apps = Apps::new("admin-clash");
     apps.context("probe", "probe", &descriptor(""));
